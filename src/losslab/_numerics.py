@@ -1,0 +1,57 @@
+"""Shared numerically stable primitives.
+
+The "double where" pattern: a singular op (sqrt at 0, log at 0, x/0, atan(w/0)) is evaluated on a safe dummy
+value wherever the real value is singular, and the result is replaced afterwards. Masking only the output is
+not enough: the backward of ``where`` multiplies the masked branch's gradient by 0, and 0 * inf = NaN.
+"""
+
+from __future__ import annotations
+
+import torch
+
+_LOW_PRECISION = (torch.float16, torch.bfloat16)
+
+
+def compute_dtype(dtype: torch.dtype) -> torch.dtype:
+    """float16/bfloat16 compute in float32; other floating dtypes as they are."""
+    return torch.float32 if dtype in _LOW_PRECISION else dtype
+
+
+def upcast(*tensors: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """Cast half-precision floating tensors to float32 (others unchanged)."""
+    return tuple(t.float() if t.dtype in _LOW_PRECISION else t for t in tensors)
+
+
+def result_dtype(loss: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    """Return ``loss`` in the dtype of the floating input ``like`` (undoes :func:`upcast`)."""
+    return loss.to(like.dtype) if like.is_floating_point() and loss.dtype != like.dtype else loss
+
+
+def safe_sqrt(x: torch.Tensor, eps: float = 0.0) -> torch.Tensor:
+    """``sqrt(x)`` with gradient 0 (not inf/NaN) where ``x <= eps``; the value there is ``sqrt(max(x, 0))``."""
+    ok = x > eps
+    safe = torch.where(ok, x, torch.ones_like(x))
+    return torch.where(ok, safe.sqrt(), x.clamp_min(0).detach().sqrt())
+
+
+def safe_div(num: torch.Tensor, den: torch.Tensor, fill: float = 0.0) -> torch.Tensor:
+    """``num / den`` where ``den != 0``, ``fill`` elsewhere, with no NaN in the gradient."""
+    ok = den != 0
+    safe_den = torch.where(ok, den, torch.ones_like(den))
+    return torch.where(ok, num / safe_den, torch.full_like(num / safe_den, fill))
+
+
+def safe_log(x: torch.Tensor, fill: float = 0.0) -> torch.Tensor:
+    """``log(x)`` where ``x > 0``, ``fill`` elsewhere, with no NaN in the gradient."""
+    ok = x > 0
+    return torch.where(ok, torch.where(ok, x, torch.ones_like(x)).log(), torch.full_like(x, fill))
+
+
+def log1mexp(x: torch.Tensor) -> torch.Tensor:
+    """``log(1 - exp(x))`` for ``x <= 0`` (Maechler's two-branch form, accurate everywhere)."""
+    x = x.clamp_max(0)
+    near = x > -0.6931471805599453
+    a = torch.where(near, x, torch.full_like(x, -1.0))
+    b = torch.where(near, torch.full_like(x, -1.0), x)
+    return torch.where(near, torch.log(-torch.expm1(a)), torch.log1p(-torch.exp(b)))
+

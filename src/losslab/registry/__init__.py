@@ -1,0 +1,160 @@
+"""The catalogue: one :class:`LossSpec` per loss.
+
+It drives the CLI (``list``, ``info``, ``plot``, ``recommend``), the docs table and the registry-wide contract
+tests (``tests/test_contracts.py``), so a new loss is covered by adding one entry here.
+
+The entries live beside this file, one module per loss family (``registry/regression.py`` registers the losses
+of ``losslab/regression.py``, and so on); shared input generators for the contract tests are in
+``registry/_samplers.py``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+import pkgutil
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import torch
+
+__all__ = ["LossSpec", "LOSSES", "TASKS", "get", "register"]
+
+TASKS = (
+    "single-label",
+    "multi-label",
+    "regression",
+    "counts",
+    "imbalanced",
+    "noisy-labels",
+    "segmentation",
+    "detection",
+    "gan",
+    "image-transformation",
+)
+
+INPUT_KINDS = ("logits", "probabilities", "real values", "boxes", "features", "critic scores", "images", "activations")
+
+# sample(n, dtype, generator) -> (args, kwargs): a valid call with batch size n (n may be 0 when
+# ``empty_batch`` is true). The first ``len(grad_args)`` listed positions of args are differentiable inputs.
+Sampler = Callable[[int, torch.dtype, torch.Generator], tuple[tuple, dict]]
+
+
+@dataclass(frozen=True)
+class LossSpec:
+    """What the catalogue knows about one loss.
+
+    Attributes:
+        name: Public function name (``losslab.<name>``).
+        function: The loss function.
+        module: Its ``nn.Module`` form (``None`` where a loss has no module, e.g. a penalty that takes a network).
+        family: Module it lives in (``"regression"``, ``"classification"``, ``"focal"``, ...).
+        tasks: Tasks it suits, from :data:`TASKS`.
+        input_kind: What the first argument holds, from :data:`INPUT_KINDS`.
+        target_kind: What the target holds (free text, e.g. ``"class indices or probabilities"``).
+        activation: The activation it pairs with (``"softmax"``, ``"sigmoid"``, ``"none"``, ...), or what the
+            caller applies before it.
+        value_range: The loss's range, e.g. ``"[0, inf)"``.
+        summary: One line: what it computes and when to pick it.
+        formula: The defining equation in plain text.
+        reference: The paper (authors, title, venue, year, arXiv id) or ``"standard"``.
+        sample: ``(n, dtype, generator) -> (args, kwargs)`` producing a valid call with batch size ``n``.
+        grad_args: Positions in ``args`` that are differentiable inputs (gradcheck wrt these).
+        per_sample: ``reduction="none"`` keeps the batch on dim 0 and samples are independent, so weight and
+            repetition invariances hold over dim 0.
+        weighted: Accepts ``weight=`` and ``reduction=``.
+        empty_batch: ``sample(0, ...)`` is meaningful (a batch of no samples).
+        compile: Runs under ``torch.compile`` (fullgraph not required).
+        curve: Optional ``(pred_grid, target) -> loss`` over a 1-D grid of predictions for one scalar target,
+            used by ``losslab plot``.
+        advice: Optional guidance shown by ``losslab info`` and ``losslab recommend``.
+    """
+
+    name: str
+    function: Callable[..., torch.Tensor]
+    module: type | None
+    family: str
+    tasks: tuple[str, ...]
+    input_kind: str
+    target_kind: str
+    activation: str
+    value_range: str
+    summary: str
+    formula: str
+    reference: str
+    sample: Sampler
+    grad_args: tuple[int, ...] = (0,)
+    per_sample: bool = True
+    weighted: bool = True
+    empty_batch: bool = True
+    compile: bool = True
+    curve: Callable[[torch.Tensor, float], torch.Tensor] | None = None
+    advice: str = ""
+    extra: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        unknown = set(self.tasks) - set(TASKS)
+        if unknown:
+            raise ValueError(f"tasks: unknown task(s) {sorted(unknown)} for {self.name}; expected from {TASKS}")
+        if self.input_kind not in INPUT_KINDS:
+            raise ValueError(f"input_kind: expected one of {INPUT_KINDS}, got {self.input_kind!r}")
+
+
+LOSSES: dict[str, LossSpec] = {}
+
+
+def register(spec: LossSpec) -> LossSpec:
+    """Add ``spec`` to :data:`LOSSES` (names are unique)."""
+    if spec.name in LOSSES:
+        raise ValueError(f"name: {spec.name!r} is already registered")
+    LOSSES[spec.name] = spec
+    return spec
+
+
+def get(name: str) -> LossSpec:
+    """Look up a loss by name; an unknown name raises ``KeyError`` suggesting the closest one.
+
+    Example:
+        >>> get("mse_los")
+        Traceback (most recent call last):
+        ...
+        KeyError: "unknown loss 'mse_los'; did you mean 'mse_loss'?"
+    """
+    _load()
+    try:
+        return LOSSES[name]
+    except KeyError:
+        raise KeyError(unknown_loss_message(name)) from None
+
+
+def unknown_loss_message(name: str) -> str:
+    _load()
+    close = difflib.get_close_matches(name, list(LOSSES), n=1, cutoff=0.5)
+    hint = f"; did you mean {close[0]!r}?" if close else f"; `losslab list` shows the {len(LOSSES)} losses"
+    return f"unknown loss {name!r}{hint}"
+
+
+def all_specs() -> list[LossSpec]:
+    """Every registered spec, in registration order."""
+    _load()
+    return list(LOSSES.values())
+
+
+def _load() -> None:
+    """Import every family entry module beside this file (each registers its losses on import)."""
+    if _LOADED:
+        return
+    _LOADED.append(True)
+    for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: _ORDER.get(m.name, len(_ORDER))):
+        if not info.name.startswith("_"):
+            importlib.import_module(f"{__name__}.{info.name}")
+
+
+_LOADED: list[bool] = []
+# Catalogue order of the families (others follow alphabetically).
+_ORDER = {
+    name: i
+    for i, name in enumerate(
+        ("regression", "classification", "focal", "tempered", "boxes", "segmentation", "gan", "perceptual")
+    )
+}

@@ -1,0 +1,154 @@
+"""Contracts every registered loss keeps (DESIGN.md §3), run over the whole catalogue.
+
+A loss is covered here by adding its registry entry; family tests add golden values and limit cases.
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+
+import pytest
+import torch
+
+import losslab
+from losslab import registry
+
+SPECS = registry.all_specs()
+IDS = [s.name for s in SPECS]
+WEIGHTED = [s for s in SPECS if s.weighted]
+PER_SAMPLE = [s for s in WEIGHTED if s.per_sample]
+
+
+def _call(spec, n=6, dtype=torch.float64, seed=0, **overrides):
+    args, kwargs = spec.sample(n, dtype, torch.Generator().manual_seed(seed))
+    kwargs.update(overrides)
+    return args, kwargs
+
+
+def _batch_weight(loss_none: torch.Tensor, per_sample: torch.Tensor) -> torch.Tensor:
+    """Per-sample weights shaped to broadcast over the unreduced loss (batch on dim 0)."""
+    return per_sample.reshape(-1, *([1] * (loss_none.ndim - 1))).to(loss_none.dtype)
+
+
+def _index(args, spec, rows):
+    """Select batch rows of every tensor argument (all of them carry the batch on dim 0)."""
+    return tuple(a[rows] if isinstance(a, torch.Tensor) and a.ndim > 0 else a for a in args)
+
+
+def test_registry_is_complete():
+    public = {name: getattr(losslab, name) for name in losslab.__all__}
+    for spec in SPECS:
+        assert public.get(spec.name) is spec.function, f"{spec.name} is not exported by losslab"
+        if spec.module is not None:
+            assert public.get(spec.module.__name__) is spec.module, f"{spec.module.__name__} is not exported"
+    registered = {s.function for s in SPECS}
+    not_losses = {"reduce_loss"}
+    for name, obj in public.items():
+        if inspect.isfunction(obj) and name.endswith(("_loss", "_cross_entropy", "_penalty")) and name not in not_losses:
+            assert obj in registered, f"public loss {name} has no registry entry"
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=IDS)
+def test_spec_metadata(spec):
+    assert spec.summary and spec.formula and spec.reference
+    params = inspect.signature(spec.function).parameters
+    if spec.weighted:
+        assert params["reduction"].default == "mean"
+        assert params["reduction"].kind is inspect.Parameter.KEYWORD_ONLY
+        assert params["weight"].kind is inspect.Parameter.KEYWORD_ONLY
+
+
+@pytest.mark.parametrize("spec", WEIGHTED, ids=[s.name for s in WEIGHTED])
+def test_reductions_agree(spec):
+    args, kwargs = _call(spec)
+    none = spec.function(*args, **kwargs, reduction="none")
+    torch.testing.assert_close(spec.function(*args, **kwargs, reduction="sum"), none.sum())
+    if "ignore_index" not in kwargs and "normalizer" not in kwargs:
+        torch.testing.assert_close(spec.function(*args, **kwargs, reduction="mean"), none.mean())
+    with pytest.raises(ValueError, match="reduction: expected one of"):
+        spec.function(*args, **kwargs, reduction="avg")
+
+
+@pytest.mark.parametrize("spec", PER_SAMPLE, ids=[s.name for s in PER_SAMPLE])
+def test_weight_invariances(spec):
+    args, kwargs = _call(spec)
+    n = args[0].shape[0]
+    none = spec.function(*args, **kwargs, reduction="none")
+    # unit weights == no weights
+    ones = _batch_weight(none, torch.ones(n))
+    for red in ("mean", "sum"):
+        torch.testing.assert_close(
+            spec.function(*args, **kwargs, weight=ones, reduction=red), spec.function(*args, **kwargs, reduction=red)
+        )
+    # integer weights == repeated samples
+    counts = torch.tensor([1, 2, 0, 3, 1, 2][:n])
+    rows = torch.repeat_interleave(torch.arange(n), counts)
+    weighted = spec.function(*args, **kwargs, weight=_batch_weight(none, counts), reduction="mean")
+    repeated = spec.function(*_index(args, spec, rows), **kwargs, reduction="mean")
+    torch.testing.assert_close(weighted, repeated)
+    # zero weight == removed sample
+    keep = counts > 0
+    removed = spec.function(*_index(args, spec, keep), **kwargs, reduction="sum")
+    zero = spec.function(*args, **kwargs, weight=_batch_weight(none, keep.double()), reduction="sum")
+    torch.testing.assert_close(zero, removed)
+
+
+@pytest.mark.parametrize("spec", [s for s in WEIGHTED if s.empty_batch], ids=[s.name for s in WEIGHTED if s.empty_batch])
+def test_empty_batch_is_zero_with_gradient(spec):
+    args, kwargs = _call(spec, n=0)
+    grads = [args[i].requires_grad_() for i in spec.grad_args]
+    for red in ("mean", "sum"):
+        loss = spec.function(*args, **kwargs, reduction=red)
+        assert loss.shape == () and loss.item() == 0.0
+        (g,) = torch.autograd.grad(loss, grads[:1], allow_unused=True)
+        assert g is None or g.numel() == 0
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=IDS)
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.bfloat16, torch.float16])
+def test_dtype_kept_and_finite(spec, dtype):
+    args, kwargs = _call(spec, dtype=dtype)
+    grads = [args[i].requires_grad_() for i in spec.grad_args]
+    loss = spec.function(*args, **kwargs)
+    assert loss.dtype == dtype
+    assert torch.isfinite(loss).all()
+    for g in torch.autograd.grad(loss.float().sum(), grads, allow_unused=True):
+        assert g is None or torch.isfinite(g).all()
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=IDS)
+def test_gradcheck_float64(spec):
+    args, kwargs = _call(spec, n=3)
+    inputs = [args[i].detach().clone().requires_grad_() for i in spec.grad_args]
+
+    def fn(*xs):
+        a = list(args)
+        for i, x in zip(spec.grad_args, xs):
+            a[i] = x
+        return spec.function(*a, **kwargs)
+
+    assert torch.autograd.gradcheck(fn, inputs, eps=1e-6, atol=1e-5)
+
+
+@pytest.mark.parametrize("spec", [s for s in SPECS if s.module is not None and s.extra.get("module_call", True)],
+                         ids=[s.name for s in SPECS if s.module is not None and s.extra.get("module_call", True)])
+def test_module_equals_function(spec):
+    args, kwargs = _call(spec)
+    module = spec.module(**kwargs)
+    torch.testing.assert_close(module(*args), spec.function(*args, **kwargs))
+    assert spec.module.__name__ in repr(module)
+    if spec.weighted:
+        none = spec.module(**kwargs, reduction="none")(*args)
+        torch.testing.assert_close(none, spec.function(*args, **kwargs, reduction="none"))
+
+
+COMPILE_BACKEND = os.environ.get("LOSSLAB_COMPILE_BACKEND", "aot_eager")
+
+
+@pytest.mark.parametrize("spec", [s for s in SPECS if s.compile], ids=[s.name for s in SPECS if s.compile])
+def test_compile_equals_eager(spec):
+    torch._dynamo.reset()
+    args, kwargs = _call(spec, dtype=torch.float32)
+    compiled = torch.compile(lambda *a: spec.function(*a, **kwargs), backend=COMPILE_BACKEND)
+    torch.testing.assert_close(compiled(*args), spec.function(*args, **kwargs), rtol=1e-4, atol=1e-5)
