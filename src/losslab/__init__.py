@@ -6,17 +6,17 @@ Every loss is a pure function (``losslab.sigmoid_focal_loss``) with a thin ``nn.
 
 from __future__ import annotations
 
+from . import boxes, classification, distance, focal, gan, perceptual, regression, segmentation, tempered
 from ._checks import set_validation, validation, validation_enabled
 from ._reduction import reduce_loss
-from .regression import *  # noqa: F401,F403
-from .regression import __all__ as _regression_all
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "set_validation",
-    "validation",
-    "validation_enabled",
-    "reduce_loss",
-    *_regression_all,
-]
+_FAMILIES = (regression, classification, focal, tempered, boxes, segmentation, distance, gan, perceptual)
+
+__all__ = ["set_validation", "validation", "validation_enabled", "reduce_loss"]
+for _family in _FAMILIES:
+    for _name in _family.__all__:
+        globals()[_name] = getattr(_family, _name)
+        __all__.append(_name)
+del _family, _name
