@@ -306,6 +306,18 @@ def test_all_ignored_batch_is_zero_with_zero_gradient(fn, make):
         assert torch.equal(fn(make(logits), target, ignore_index=255, reduction="none", **kw), torch.zeros(4, 3, dtype=torch.float64))
 
 
+@pytest.mark.parametrize("dtype", [torch.uint8, torch.int16, torch.int32])
+def test_any_integer_index_dtype(dtype):
+    x = torch.randn(3, 4, dtype=torch.float64)
+    t = torch.tensor([0, 3, 1])
+    for kw in ({}, {"label_smoothing": 0.1}, {"ignore_index": 3}):
+        torch.testing.assert_close(softmax_cross_entropy(x, t.to(dtype), **kw), softmax_cross_entropy(x, t, **kw))
+        torch.testing.assert_close(
+            categorical_cross_entropy(x.softmax(1), t.to(dtype), **kw), categorical_cross_entropy(x.softmax(1), t, **kw)
+        )
+    torch.testing.assert_close(categorical_kl_divergence(x.softmax(1), t.to(dtype)), categorical_kl_divergence(x.softmax(1), t))
+
+
 def test_ignored_positions_do_not_reach_gather_or_gradient():
     logits = torch.randn(3, 4, dtype=torch.float64, requires_grad=True)
     target = torch.tensor([1, -100, 3])

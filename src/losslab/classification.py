@@ -131,7 +131,7 @@ def _categorical_from_log_probs(
     num_classes = logp.shape[1]
     cw = None if class_weight is None else _class_view(class_weight.to(logp.dtype), logp.ndim)
     if kind == INDEX:
-        idx = safe_indices(target, ignore_index)
+        idx = safe_indices(target, ignore_index).long()
         nll = -logp.gather(1, idx.unsqueeze(1)).squeeze(1)
         target_weight = None
         if class_weight is not None:
@@ -248,6 +248,8 @@ def softmax_cross_entropy(
     cw = None if class_weight is None else class_weight.to(x.dtype)
 
     if kind == INDEX:
+        if target.dtype != torch.long:  # the fused kernel takes int64 (or uint8) indices only
+            target = target.long()
         ii = -100 if ignore_index is None else ignore_index
         simple_mean = reduction == "mean" and ignore_index is None and cw is None and target.numel() > 0
         if weight is None and (reduction == "sum" or simple_mean):
