@@ -236,6 +236,10 @@ def softmax_cross_entropy(
         tensor([0.1698, 1.5514])
         >>> softmax_cross_entropy(logits, torch.tensor([0, -100]), ignore_index=-100)
         tensor(0.1698)
+
+    References:
+        .. [Szegedy2016] C. Szegedy, V. Vanhoucke, S. Ioffe, J. Shlens, Z. Wojna. "Rethinking the Inception
+           Architecture for Computer Vision." CVPR 2016 (label smoothing, §7). https://arxiv.org/abs/1512.00567
     """
     check_floating(logits, "logits")
     check_reduction(reduction)
@@ -356,6 +360,10 @@ def categorical_cross_entropy(
         >>> probs = torch.tensor([[0.7, 0.2, 0.1], [0.25, 0.25, 0.5]])
         >>> categorical_cross_entropy(probs, torch.tensor([0, 2]), reduction="none")
         tensor([0.3567, 0.6931])
+
+    References:
+        Keras 3, ``keras.losses.CategoricalCrossentropy`` / ``SparseCategoricalCrossentropy`` (the clipping and
+        renormalization reproduced here).
     """
     eps = _check_eps(eps)
     check_floating(probs, "probs")
@@ -495,6 +503,9 @@ def sigmoid_binary_cross_entropy(
         >>> import torch
         >>> sigmoid_binary_cross_entropy(torch.tensor([0.0, 3.0, -100.0]), torch.tensor([1.0, 0.0, 1.0]), reduction="none")
         tensor([  0.6931,   3.0486, 100.0000])
+
+    References:
+        torch ``BCEWithLogitsLoss`` (``pos_weight``); label smoothing toward 0.5 as in Keras ``BinaryCrossentropy``.
     """
     check_reduction(reduction)
     label_smoothing = check_label_smoothing(label_smoothing)
@@ -589,6 +600,9 @@ def binary_cross_entropy(
         tensor(0.7174)
         >>> binary_cross_entropy(y, y)
         tensor(0.5806)
+
+    References:
+        Keras 3, ``keras.losses.BinaryCrossentropy`` (clipping to ``[eps, 1 - eps]``, label smoothing toward 0.5).
     """
     eps = _check_eps(eps)
     check_reduction(reduction)
@@ -682,6 +696,9 @@ def hinge_loss(
         >>> import torch
         >>> hinge_loss(torch.tensor([2.0, 0.3, -0.5]), torch.tensor([1.0, 1.0, 0.0]), reduction="none")
         tensor([0.0000, 0.7000, 0.5000])
+
+    References:
+        .. [Cortes1995] C. Cortes, V. Vapnik. "Support-Vector Networks." Machine Learning 20, 1995.
     """
     check_reduction(reduction)
     margin, _ = _hinge_margin(pred, target, "hinge_loss")
@@ -739,6 +756,10 @@ def squared_hinge_loss(
         >>> import torch
         >>> squared_hinge_loss(torch.tensor([2.0, 0.3, -0.5]), torch.tensor([1, 1, -1]), reduction="none")
         tensor([0.0000, 0.4900, 0.2500])
+
+    References:
+        .. [Tang2013] Y. Tang. "Deep Learning using Linear Support Vector Machines." ICML 2013 workshop
+           (the L2-SVM, i.e. squared hinge, as a network's loss). https://arxiv.org/abs/1306.0239
     """
     check_reduction(reduction)
     margin, _ = _hinge_margin(pred, target, "squared_hinge_loss")
@@ -855,6 +876,9 @@ def binary_kl_divergence(
         tensor(0.)
         >>> binary_kl_divergence(torch.tensor([0.1, 0.3, 0.5, 0.8]), y)
         tensor(0.1369)
+
+    References:
+        .. [Kullback1951] S. Kullback, R. A. Leibler. "On Information and Sufficiency." Ann. Math. Statist. 1951.
     """
     eps = _check_eps(eps)
     check_reduction(reduction)
@@ -974,6 +998,9 @@ def categorical_kl_divergence(
         >>> y = torch.tensor([[0.5, 0.5, 0.0], [0.2, 0.3, 0.5]])
         >>> categorical_kl_divergence(y, y, reduction="none")
         tensor([0., 0.])
+
+    References:
+        S. Kullback, R. A. Leibler. "On Information and Sufficiency." Ann. Math. Statist. 1951.
     """
     eps = _check_eps(eps)
     check_floating(probs, "probs")

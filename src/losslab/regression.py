@@ -319,6 +319,9 @@ def msle_loss(
         >>> import torch
         >>> msle_loss(torch.tensor([0.0, 3.0]), torch.tensor([0.0, 1.0]), reduction="none")
         tensor([0.0000, 0.4805])
+
+    References:
+        Keras 3, ``keras.losses.MeanSquaredLogarithmicError`` (which also clamps its inputs to ``1e-7``).
     """
     if clamp_min is not None:
         clamp_min = check_scalar(clamp_min, "clamp_min", low=-1.0, low_inclusive=False)
@@ -406,6 +409,10 @@ def log_cosh_loss(
         >>> import torch
         >>> log_cosh_loss(torch.tensor([0.1, 1e4]), torch.tensor([0.0, 0.0]), reduction="none")
         tensor([4.9917e-03, 9.9993e+03])
+
+    References:
+        .. [Chen2019] P. Chen, G. Chen, S. Zhang. "Log Hyperbolic Cosine Loss Improves Variational
+           Auto-Encoder." ICLR 2019 submission (OpenReview). The overflow-free form: keras-team/keras PR #8524.
     """
     p, t = _check_pair(pred, target)
     return reduce_loss(_log_cosh(p - t), reduction, weight, dtype=pred.dtype)
@@ -472,6 +479,10 @@ def poisson_loss(
         tensor([0.6137, 0.5000])
         >>> poisson_loss(torch.tensor([2.0, 0.5]).log(), torch.tensor([2.0, 0.0]), log_input=True, reduction="none")
         tensor([0.6137, 0.5000])
+
+    References:
+        .. [McCullagh1989] P. McCullagh, J. A. Nelder. "Generalized Linear Models." 2nd ed., Chapman & Hall 1989
+           (Poisson regression with the log link).
     """
     if not isinstance(log_input, bool):
         raise TypeError(f"log_input: expected a bool, got {type(log_input).__name__}")

@@ -189,7 +189,7 @@ register(
         value_range="[0, inf)",
         summary="Squared hinge max(0, 1 - y * score)^2: smooth at the margin, harsher on large violations.",
         formula="max(0, 1 - y * pred)^2,  y in {-1, 1} (0 -> -1)",
-        reference="standard (L2-SVM); Keras SquaredHinge",
+        reference="Y. Tang, Deep Learning using Linear Support Vector Machines, 2013, arXiv:1306.0239 (L2-SVM)",
         sample=_labels_pm1(),
         curve=lambda x, y: _gap(torch.full_like(x, float(y in (-1.0, 0.0, 1.0)), dtype=torch.bool),
                                 C.squared_hinge_loss(x, torch.full_like(x, y if y in (-1.0, 0.0, 1.0) else 1.0),

@@ -128,7 +128,8 @@ register(
         value_range="[0, inf)",
         summary="log(cosh(r)): quadratic near 0, linear far out; a smooth Huber without a threshold.",
         formula="log(cosh(pred - target)) = |r| + softplus(-2|r|) - log 2",
-        reference="standard (Keras LogCosh); see also P. Chen et al., Log Hyperbolic Cosine Loss, 2019",
+        reference="standard (Keras LogCosh); P. Chen, G. Chen, S. Zhang, Log Hyperbolic Cosine Loss Improves "
+        "Variational Auto-Encoder, ICLR 2019 submission",
         sample=elementwise(),
         curve=lambda x, y: R.log_cosh_loss(x, torch.full_like(x, y), reduction="none"),
         advice="Like huber_loss with delta ~ 1, but twice differentiable; rescale targets so residuals of 1 mean 'large'.",
@@ -148,7 +149,8 @@ register(
         value_range="(-inf, inf) (the log y! constant is left out)",
         summary="Poisson negative log-likelihood of counts given a predicted rate (or log-rate).",
         formula="pred - target * log(pred + eps);  log_input=True: exp(pred) - target * pred",
-        reference="standard (Poisson regression; Keras Poisson, torch PoissonNLLLoss)",
+        reference="P. McCullagh, J. A. Nelder, Generalized Linear Models, 1989 (Poisson regression); Keras Poisson, "
+        "torch PoissonNLLLoss",
         sample=elementwise(low=0.1, high=3.0, target_low=0.0, target_high=4.0),
         curve=lambda x, y: _where_defined(
             x, x >= 0, R.poisson_loss(x.clamp_min(0.0), torch.full_like(x, y), reduction="none")
