@@ -17,6 +17,7 @@ import torch.nn.functional as F
 from conftest import oracle_path
 
 import losslab
+import losslab.registry
 from losslab import (
     BinaryCrossEntropyLoss,
     SigmoidBinaryCrossEntropyLoss,
@@ -628,3 +629,17 @@ def test_modules_hold_tensors_as_buffers():
     assert "pos_weight" in dict(s.named_buffers())
     x, y = torch.randn(4, 1), torch.rand(4, 1)
     torch.testing.assert_close(s(x, y), sigmoid_binary_cross_entropy(x, y, pos_weight=torch.tensor([2.0])))
+
+
+@pytest.mark.parametrize("spec", [s for s in losslab.registry.all_specs() if s.family == "classification"],
+                         ids=lambda s: s.name)
+def test_registry_curves(spec):
+    x = torch.linspace(-3, 3, 61, dtype=torch.float64)
+    for y in (0.0, 0.3, 1.0):
+        if "hinge" in spec.name and y == 0.3:
+            assert torch.isnan(spec.curve(x, y)).all()  # not a label: no curve
+            continue
+        c = spec.curve(x, y)
+        assert c.shape == x.shape
+        defined = (x >= 0) & (x <= 1) if spec.input_kind == "probabilities" else torch.ones_like(x, dtype=torch.bool)
+        assert torch.isfinite(c[defined]).all() and (c[defined] >= 0).all() and torch.isnan(c[~defined]).all()

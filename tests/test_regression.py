@@ -16,6 +16,7 @@ import torch.nn.functional as F
 from conftest import oracle_path
 
 import losslab
+import losslab.registry
 from losslab import (
     HuberLoss,
     LogCoshLoss,
@@ -309,3 +310,15 @@ def test_modules_validate_and_repr():
     assert "log_input=True" in repr(PoissonLoss(log_input=True))
     assert "clamp_min=1e-07" in repr(MSLELoss(clamp_min=1e-7))
     assert repr(LogCoshLoss()) == "LogCoshLoss(reduction='mean')"
+
+
+@pytest.mark.parametrize("spec", [s for s in losslab.registry.all_specs() if s.family == "regression"],
+                         ids=lambda s: s.name)
+def test_registry_curves(spec):
+    x = torch.linspace(-3, 3, 61, dtype=torch.float64)
+    c = spec.curve(x, 1.0)
+    assert c.shape == x.shape
+    domain = {"msle_loss": x > -1, "poisson_loss": x >= 0}.get(spec.name, torch.ones_like(x, dtype=torch.bool))
+    assert torch.isfinite(c[domain]).all() and torch.isnan(c[~domain]).all()
+    best = x[torch.nan_to_num(c, nan=math.inf).argmin()].item()
+    assert best == pytest.approx(1.0)  # each regression loss is smallest at pred == target

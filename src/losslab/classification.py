@@ -867,7 +867,8 @@ def binary_kl_divergence(
 
     Note:
         The two logs of each term are subtracted before summing, so ``probs == target`` gives exactly 0 (not a
-        rounding residue of BCE − H). Two probabilities both below ``eps`` (or above ``1 - eps``) count as equal.
+        rounding residue of BCE − H), and the result is clamped at 0 so rounding next to the minimum cannot make
+        it negative. Two probabilities both below ``eps`` (or above ``1 - eps``) count as equal.
 
     Example:
         >>> import torch
@@ -888,7 +889,8 @@ def binary_kl_divergence(
     y = y.to(p.dtype)
     p_hat, y_hat = p.clamp(eps, 1.0 - eps), y.clamp(eps, 1.0 - eps)
     loss = (torch.xlogy(y, y_hat) - torch.xlogy(y, p_hat)) + (torch.xlogy(1.0 - y, 1.0 - y_hat) - torch.xlogy(1.0 - y, 1.0 - p_hat))
-    return reduce_loss(loss, reduction, weight, dtype=probs.dtype)
+    # >= 0 in exact arithmetic; rounding can leave -1e-17 next to the minimum, where the gradient is ~0 anyway
+    return reduce_loss(loss.clamp_min(0.0), reduction, weight, dtype=probs.dtype)
 
 
 class BinaryKLDivergenceLoss(nn.Module):
@@ -990,8 +992,9 @@ def categorical_kl_divergence(
         TypeError: wrong target dtype for its shape.
 
     Note:
-        Keras' ``KLDivergence`` clips both arguments to ``[eps, 1]`` without renormalizing; for one-hot targets
-        the two differ by about ``eps`` per sample.
+        As in :func:`binary_kl_divergence`, ``probs == target`` gives exactly 0 and rounding cannot make the
+        result negative. Keras' ``KLDivergence`` clips both arguments to ``[eps, 1]`` without renormalizing, so
+        each class with target 0 adds :math:`\epsilon\log(\epsilon/p)`; the two differ by a few ``1e-6``.
 
     Example:
         >>> import torch
@@ -1013,7 +1016,8 @@ def categorical_kl_divergence(
     y_hat = (y / y.sum(1, keepdim=True).clamp_min(eps)).clamp(eps, 1.0 - eps)
     p_hat = (p / p.sum(1, keepdim=True).clamp_min(eps)).clamp(eps, 1.0 - eps)
     loss = (torch.xlogy(y, y_hat) - torch.xlogy(y, p_hat)).sum(1)
-    return reduce_loss(loss, reduction, weight, dtype=probs.dtype)
+    # >= 0 in exact arithmetic; rounding can leave -1e-17 next to the minimum, where the gradient is ~0 anyway
+    return reduce_loss(loss.clamp_min(0.0), reduction, weight, dtype=probs.dtype)
 
 
 class CategoricalKLDivergenceLoss(nn.Module):
