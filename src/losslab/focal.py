@@ -44,22 +44,54 @@ def _check_alpha_scalar(alpha: float | None) -> float | None:
     return check_scalar(alpha, "alpha", low=0.0, high=1.0)
 
 
-def _sigmoid_focal_parts(x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, ...]:
-    """``log s``, ``log(1 - s)``, cross-entropy and ``log(1 - p_t)`` for logits ``x`` and targets ``y`` in [0, 1].
+# Eager calls run the element-wise kernels over cache-sized chunks of the flattened tensors: every temporary then
+# stays in cache and comes from the allocator's free list, instead of a fresh full-size buffer per operation
+# (page faults and memory traffic dominate an op-by-op loss on large tensors). Under torch.compile the kernels run
+# whole, and the compiler fuses each into one loop.
+_CHUNK = 1 << 13
 
-    Temporaries are updated in place: each full-size allocation costs page faults on CPU, and this runs twice per
-    training step (forward, then again in backward).
+
+def _is_compiling() -> bool:
+    compiler = getattr(torch, "compiler", None)
+    return compiler is not None and hasattr(compiler, "is_compiling") and compiler.is_compiling()
+
+
+def _chunked(kernel, tensors: tuple[torch.Tensor, ...], n_out: int, *args):
+    """Run ``kernel(*tensors, *args)`` (element-wise, ``n_out`` outputs or ``None``s) chunk by chunk.
+
+    ``tensors[0]`` has the shape of the results; the others have it too or are 0-d (broadcast to every chunk).
     """
-    ls = F.logsigmoid(x)  # log s
-    lns = ls - x  # log(1 - s) = log s - x
-    # ce = -(y log s + (1 - y) log(1 - s)) = -(log(1 - s) + y x)
-    ce = torch.addcmul(lns, y, x).neg_()
-    # 1 - p_t = s (1 - y) + (1 - s) y, so log(1 - p_t) = logaddexp(log s + log(1 - y), log(1 - s) + log y):
-    # exact for soft targets, and finite for hard ones (log 0 = -inf only drops a term).
-    a = torch.log1p(-y).add_(ls)
-    b = torch.log(y).add_(lns)
-    logq = torch.logaddexp(a, b, out=a)
-    return ls, lns, ce, logq
+    shape = tensors[0].shape
+    numel = shape.numel()
+    if _is_compiling() or numel <= _CHUNK:
+        return kernel(*tensors, *args)
+    flat = [t if t.ndim == 0 else t.reshape(-1) for t in tensors]
+    like = flat[0]
+    outs: list[torch.Tensor | None] | None = None
+    for start in range(0, numel, _CHUNK):
+        parts = kernel(*(t if t.ndim == 0 else t[start : start + _CHUNK] for t in flat), *args)
+        if outs is None:
+            outs = [None if part is None else torch.empty_like(like) for part in parts]
+        for out, part in zip(outs, parts):
+            if out is not None:
+                out[start : start + _CHUNK] = part
+    return tuple(None if out is None else out.view(shape) for out in outs)
+
+
+def _sigmoid_parts(x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``s = sigmoid(x)``, ``sm = sigmoid(-x) = 1 - s``, ``q = 1 - p_t`` and the cross-entropy ``ce``.
+
+    Each is computed without cancellation: ``s`` and ``sm`` are both accurate to a few ulps relative (``1 - s``
+    would round to 0 for large ``x``); ``q = s (1 - y) + sm y`` is ``lerp(s, sm, y)``, a convex combination of two
+    non-negative numbers that torch evaluates from the nearer end; and
+    ``ce = softplus(x) - y x = relu(x) - y x - log(max(s, sm))``, where ``max(s, sm) = sigmoid(|x|)`` lies in
+    [1/2, 1], so its log is accurate to one ulp of 1 (the precision of ``F.binary_cross_entropy_with_logits``).
+    """
+    s = torch.sigmoid(x)
+    sm = torch.sigmoid(-x)
+    q = torch.lerp(s, sm, y)
+    ce = torch.relu(x).addcmul_(y, x, value=-1.0).sub_(torch.maximum(s, sm).log_())
+    return s, sm, q, ce
 
 
 def _alpha_t(y: torch.Tensor, alpha: float) -> torch.Tensor:
@@ -67,49 +99,46 @@ def _alpha_t(y: torch.Tensor, alpha: float) -> torch.Tensor:
     return torch.mul(y, 2.0 * alpha - 1.0).add_(1.0 - alpha)
 
 
-def _sigmoid_focal_forward(x: torch.Tensor, y: torch.Tensor, gamma: float, alpha: float | None) -> torch.Tensor:
+def _sigmoid_focal_forward(x: torch.Tensor, y: torch.Tensor, gamma: float, alpha: float | None):
     """Element-wise sigmoid focal loss (no autograd; the forward kernel of :class:`_SigmoidFocal`)."""
-    _, _, ce, logq = _sigmoid_focal_parts(x, y)
-    loss = ce if gamma == 0.0 else ce.mul_(logq.mul_(gamma).exp_())
-    return loss if alpha is None else loss.mul_(_alpha_t(y, alpha))
+    _, _, q, ce = _sigmoid_parts(x, y)
+    loss = ce if gamma == 0.0 else ce.mul_(q.pow_(gamma))
+    return (loss if alpha is None else loss.mul_(_alpha_t(y, alpha)),)
 
 
 def _sigmoid_focal_backward(
     x: torch.Tensor, y: torch.Tensor, grad: torch.Tensor, gamma: float, alpha: float | None, need_target: bool
-) -> tuple[torch.Tensor, torch.Tensor | None]:
-    r"""Closed-form gradients of the element-wise loss times ``grad`` (the backward kernel).
+):
+    r"""Closed-form gradients of the element-wise loss, times ``grad`` (the backward kernel).
 
     With :math:`s = \sigma(x)`, :math:`q = 1 - p_t = s(1-y) + (1-s)y`, :math:`w = q^\gamma`:
 
-    * :math:`\partial\ell/\partial x = \alpha_t[(s - y)\,w + \gamma\,\mathrm{ce}\,(1 - 2y)\,q^{\gamma-1}s(1-s)]`;
-      the last factor is evaluated as :math:`\exp((\gamma-1)\log q + \log s + \log(1-s))`, which is bounded by 1
-      (:math:`s(1-s) \le q` for :math:`y\in[0,1]`), so no ``0 * inf`` can occur for ``gamma < 1``;
-    * :math:`\partial\ell/\partial y = (2\alpha-1)\,\mathrm{ce}\,w + \alpha_t[-x\,w + \gamma\,\mathrm{ce}\,(1-2s)\,q^{\gamma-1}]`
-      (infinite where :math:`q = 0` and :math:`\gamma < 1`, as the true derivative is).
+    * :math:`\partial\ell/\partial x = \alpha_t\,[(s - y)\,w + \gamma\,\mathrm{ce}\,w\,\rho]` with
+      :math:`\rho = s(1-s)(1-2y)/q`, and :math:`|\rho| \le 1` because :math:`s(1-s) \le q` for :math:`y\in[0,1]`.
+      :math:`q^{\gamma-1}` never appears alone, so nothing is infinite for ``gamma < 1``; where :math:`q` underflows
+      to 0, :math:`\rho` is taken as 0, which is exact after the factor :math:`w = 0`.
+    * :math:`\partial\ell/\partial y = (2\alpha-1)\,\mathrm{ce}\,w + \alpha_t\,w\,[-x + \gamma\,(\mathrm{ce}/q)(1-2s)]`,
+      with :math:`\mathrm{ce}/q \to 1` where both vanish.
     """
-    ls, lns, ce, logq = _sigmoid_focal_parts(x, y)
-    w = None if gamma == 0.0 else torch.mul(logq, gamma).exp_()
-    # d/dx: (s - y) w + gamma ce (1 - 2y) exp((gamma - 1) log q + log s + log(1 - s))
-    gx = torch.exp(ls).sub_(y)
+    s, sm, q, ce = _sigmoid_parts(x, y)
+    w = None if gamma == 0.0 else q.pow(gamma)
+    gx = torch.sub(s, y)  # d ce / dx
     if w is not None:
-        gx.mul_(w)
-        t = torch.mul(logq, gamma - 1.0).add_(ls).add_(lns).exp_().mul_(ce)
-        t.mul_(torch.mul(y, -2.0).add_(1.0))
-        gx.add_(t, alpha=gamma)
-        del t
+        rho = torch.mul(s, sm).mul_(torch.mul(y, -2.0).add_(1.0)).div_(q.clamp_min(torch.finfo(q.dtype).tiny))
+        gx.add_(rho.mul_(ce), alpha=gamma).mul_(w)
+        del rho
     gy = None
     if need_target:
-        # d/dy: (2 alpha - 1) ce w + alpha_t (-x w + gamma ce (1 - 2 s) q^(gamma - 1))
-        gy = -x if w is None else torch.mul(x, w).neg_()
+        gy = x.neg()
         if w is not None:
-            gy.add_(torch.mul(logq, gamma - 1.0).exp_().mul_(ce).mul_(torch.exp(ls).mul_(-2.0).add_(1.0)), alpha=gamma)
+            ratio = torch.where(q > 0, ce / q.clamp_min(torch.finfo(q.dtype).tiny), torch.ones_like(q))
+            gy.add_(ratio.mul_(sm - s), alpha=gamma).mul_(w)
         if alpha is not None:
-            gy.mul_(_alpha_t(y, alpha)).add_(ce if w is None else ce * w, alpha=2.0 * alpha - 1.0)
+            gy.mul_(_alpha_t(y, alpha)).add_(ce if w is None else ce.mul(w), alpha=2.0 * alpha - 1.0)
         gy.mul_(grad)
     if alpha is not None:
         gx.mul_(_alpha_t(y, alpha))
-    gx.mul_(grad)
-    return gx, gy
+    return gx.mul_(grad), gy
 
 
 class _SigmoidFocal(torch.autograd.Function):
@@ -119,12 +148,16 @@ class _SigmoidFocal(torch.autograd.Function):
     def forward(ctx, x: torch.Tensor, y: torch.Tensor, gamma: float, alpha: float | None) -> torch.Tensor:
         ctx.save_for_backward(x, y)
         ctx.gamma, ctx.alpha = gamma, alpha
-        return _sigmoid_focal_forward(x, y, gamma, alpha)
+        (loss,) = _chunked(_sigmoid_focal_forward, (x, y), 1, gamma, alpha)
+        return loss
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor):
         x, y = ctx.saved_tensors
-        gx, gy = _sigmoid_focal_backward(x, y, grad, ctx.gamma, ctx.alpha, ctx.needs_input_grad[1])
+        if grad.ndim and grad.numel() and all(st == 0 for st in grad.stride()):
+            grad = grad[(0,) * grad.ndim]  # a broadcast scalar (backward of a sum or mean): keep it a scalar
+        need_target = ctx.needs_input_grad[1]
+        gx, gy = _chunked(_sigmoid_focal_backward, (x, y, grad), 2, ctx.gamma, ctx.alpha, need_target)
         return (gx if ctx.needs_input_grad[0] else None), gy, None, None
 
 
