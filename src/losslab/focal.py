@@ -3,18 +3,20 @@ r"""Focal losses: sigmoid (binary / multi-label) and softmax (single-label) form
 The focal loss scales cross-entropy by :math:`(1 - p_t)^\gamma`, so well-classified examples (:math:`p_t \to 1`)
 contribute little and training concentrates on the hard ones [Lin2017]_.
 
-Both losses are computed in log space: the focal factor is :math:`\exp(\gamma \log(1 - p_t))` with
-:math:`\log(1 - p_t)` obtained from ``logsigmoid`` / ``logsumexp`` and :func:`~losslab._numerics.log1mexp`, never
-from a probability, so loss **and** gradient stay finite at logits of ±1e4 for every ``gamma >= 0`` (including the
-``0 < gamma < 1`` range where ``pow(0, gamma - 1)`` makes the naive gradient NaN).
+Both losses avoid the two classic failures of the probability-space formula: ``log`` of a probability that rounded
+to 0, and ``pow(0, gamma - 1)`` in the gradient for ``0 < gamma < 1``. The softmax form works in log space
+(:math:`(1 - p)^\gamma = \exp(\gamma\,\operatorname{log1mexp}(\log p))`); the sigmoid form computes
+:math:`1 - p_t` from :math:`\sigma(x)` and :math:`\sigma(-x)` without cancellation. Loss **and** gradient stay
+finite at logits of ±1e4 for every ``gamma >= 0``.
 
 Speed and memory. Each loss is a custom :class:`torch.autograd.Function` with the closed-form gradient. It saves
-only its inputs (plus one value per sample for the softmax form) and recomputes the rest in ``backward``, so a
-training step holds no intermediate tensors between the forward and the backward pass. The forward and backward
-kernels are plain tensor functions, so ``torch.compile`` traces through the Function and fuses each of them into a
-single loop: wrap your loss (or, better, your whole training step) in ``torch.compile`` to get the compiled speed,
-about the cost of ``F.binary_cross_entropy_with_logits`` (``benchmarks/bench_focal.py`` measures it). Nothing is
-compiled behind your back: eager calls run eager kernels, so there is no warm-up and no compiler requirement.
+only its inputs (plus one log-normalizer per position for the softmax form) and recomputes the rest in
+``backward``, so a training step holds no intermediate tensors between the forward and the backward pass. In eager
+mode the kernels run over cache-sized blocks, so no full-size temporary is ever allocated. The kernels are plain
+tensor functions, so ``torch.compile`` traces through the Function (``fullgraph=True`` works) and fuses each into a
+single loop: wrap your loss, or better your whole training step, in ``torch.compile`` to get the compiled speed,
+about the cost of ``F.binary_cross_entropy_with_logits`` (``python -m benchmarks.bench_focal`` measures it).
+Nothing is compiled behind your back: eager calls run eager kernels, with no warm-up and no compiler needed.
 
 The custom gradients are first-order only: ``torch.autograd.grad(..., create_graph=True)`` through these losses
 gives no second derivatives (the backward is not itself differentiable).
@@ -25,6 +27,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.autograd.function import once_differentiable
 
 from ._checks import check_floating, check_in_range, check_same_shape, check_scalar, check_tensor
 from ._numerics import log1mexp, upcast
@@ -152,6 +155,7 @@ class _SigmoidFocal(torch.autograd.Function):
         return loss
 
     @staticmethod
+    @once_differentiable
     def backward(ctx, grad: torch.Tensor):
         x, y = ctx.saved_tensors
         if grad.ndim and grad.numel() and all(st == 0 for st in grad.stride()):
@@ -204,12 +208,17 @@ def sigmoid_focal_loss(
         TypeError: a non-floating ``logits`` or ``target``, or a non-number ``gamma``/``alpha``.
 
     Note:
-        Computed in log space: :math:`\log p` and :math:`\log(1-p)` by ``logsigmoid``, and
-        :math:`\log(1 - p_t) = \operatorname{logaddexp}(\log p + \log(1-y),\ \log(1-p) + \log y)`, so the focal
-        factor :math:`\exp(\gamma \log(1 - p_t))` never rounds :math:`1 - p_t` to 0. A custom autograd Function
-        supplies the closed-form gradient (finite for every ``gamma >= 0`` at logits ±1e4, saves only its inputs);
-        it gives first derivatives only (no double backward). Gradients also flow to a ``target`` that requires
-        them. float16/bfloat16 inputs are computed in float32 and returned in their dtype.
+        No term is computed by subtracting nearly equal numbers, so loss and gradient are finite for every
+        ``gamma >= 0`` at logits of ±1e4 (where the probability-space form of torchvision gives NaN gradients for
+        ``gamma < 1``): :math:`p` and :math:`1 - p` are two sigmoids (:math:`\sigma(x)`, :math:`\sigma(-x)`), each
+        accurate to a few ulps relative; :math:`1 - p_t = (1-y)\,\sigma(x) + y\,\sigma(-x)` is a convex combination
+        of the two; the focal factor is its power; the cross-entropy is
+        :math:`\operatorname{softplus}(x) - yx = \max(x, 0) - yx - \log\sigma(|x|)` (absolute accuracy of one ulp of
+        1, as in ``F.binary_cross_entropy_with_logits``). A custom autograd Function supplies the closed-form
+        gradient (see ``_sigmoid_focal_backward``), in which :math:`(1-p_t)^{\gamma-1}` only appears inside a
+        ratio bounded by 1; it saves only its inputs and gives first derivatives only (no double backward).
+        Gradients also flow to a ``target`` that requires them. float16/bfloat16 inputs are computed in float32
+        and returned in their dtype.
 
     Example:
         >>> import torch
@@ -310,6 +319,7 @@ class _SoftmaxFocalIndex(torch.autograd.Function):
         return -u if gamma == 0.0 else torch.mul(log1mexp(u), gamma).exp_().mul_(u).neg_()
 
     @staticmethod
+    @once_differentiable
     def backward(ctx, grad: torch.Tensor):
         x, t, lse = ctx.saved_tensors
         if not ctx.needs_input_grad[0]:
@@ -355,6 +365,7 @@ class _SoftmaxFocalDense(torch.autograd.Function):
         return loss
 
     @staticmethod
+    @once_differentiable
     def backward(ctx, grad: torch.Tensor):
         x, y, lse, alpha_tensor = ctx.saved_tensors
         alpha = alpha_tensor if alpha_tensor is not None else ctx.alpha
