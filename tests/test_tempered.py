@@ -524,3 +524,22 @@ def test_bad_input():
     with losslab.validation(False):  # value checks off: metadata checks still run
         with pytest.raises(ValueError, match=r"t2: expected"):
             bi_tempered_logistic_loss(a, y, t1=0.5, t2=0.0)
+
+
+@pytest.mark.parametrize("t1,t2", GRID)
+def test_few_classes_layout_matches(t1, t2):
+    # many rows of few classes run with the classes moved to dim 0 internally; chunks of 4 rows do not
+    g = torch.Generator().manual_seed(13)
+    a = torch.randn(96, 5, generator=g, dtype=F64) * 3
+    labels = torch.randint(0, 5, (96,), generator=g)
+    soft = torch.softmax(torch.randn(96, 5, generator=g, dtype=F64), 1)
+    for target, ls in ((labels, 0.1), (soft, 0.0)):
+        x = a.clone().requires_grad_()
+        full = bi_tempered_logistic_loss(x, target, t1=t1, t2=t2, label_smoothing=ls, reduction="none")
+        (full * torch.arange(96)).sum().backward()
+        for i in range(0, 96, 4):
+            xi = a[i : i + 4].clone().requires_grad_()
+            part = bi_tempered_logistic_loss(xi, target[i : i + 4], t1=t1, t2=t2, label_smoothing=ls, reduction="none")
+            (part * torch.arange(i, i + 4)).sum().backward()
+            _close(full[i : i + 4].detach(), part.detach(), atol=1e-12, rtol=1e-12)
+            _close(x.grad[i : i + 4], xi.grad, atol=1e-12, rtol=1e-12)

@@ -230,7 +230,7 @@ def _solve_fixed_point(a0: torch.Tensor, t: float, num_iters: int, dim: int) -> 
     for _ in range(num_iters + 1):
         base = a0 * k if zk is None else a0 * (zk * k)
         z = _sum_pow_(base.add_(1.0), r, dim)
-        zk = z.pow(k)
+        zk = torch.log(z).mul_(k).exp_()
     return zk.reciprocal()
 
 
@@ -432,26 +432,27 @@ def _bi_tempered_forward(
     num_iters: int | None,
     need_grad_a: bool,
     need_grad_y: bool,
+    cd: int = 1,
 ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
-    r"""Per-sample loss (classes on dim 1) and, on request, its gradients w.r.t. ``a`` and a dense target.
+    r"""Per-sample loss (classes on dim ``cd``) and, on request, its gradients w.r.t. ``a`` and a dense target.
 
     ``index``: ``target`` holds class indices and the target distribution is ``off`` everywhere and ``on`` at
     the labelled class (label smoothing), never materialized. Otherwise ``target`` is dense.
     """
-    C = a.shape[1]
+    C = a.shape[cd]
     one = t1 == 1.0
     qi = None
     # --- probabilities, expressed through p, s = p^(1 - t1) (or log p when t1 == 1) and inv_b = p^(t2 - 1).
     logp = s = inv_b = None
     if t2 == 1.0:
-        a0 = a - a.amax(1, keepdim=True)
-        logp = a0.sub_(torch.logsumexp(a0, 1, keepdim=True))
+        a0 = a - a.amax(cd, keepdim=True)
+        logp = a0.sub_(torch.logsumexp(a0, cd, keepdim=True))
         p = torch.exp(logp)
         if not one:
             s = logp.mul_(1.0 - t1).exp_()  # p^(1 - t1)
             logp = None
     else:
-        b = _normalized_base(a, t2, num_iters, 1)
+        b = _normalized_base(a, t2, num_iters, cd)
         r = 1.0 / (1.0 - t2)
         log_b = None
         if one:
@@ -475,16 +476,16 @@ def _bi_tempered_forward(
         del log_b
 
     # --- the loss: sum_c y (log_t1 y - log_t1 p) - (sum_c y^(2 - t1) - sum_c p^(2 - t1)) / (2 - t1)
-    sum_p2 = (p * s).sum(1) if not one else (torch.ones_like(p[:, 0]) if t2 == 1.0 else p.sum(1))
+    sum_p2 = (p * s).sum(cd) if not one else (torch.ones_like(p.select(cd, 0)) if t2 == 1.0 else p.sum(cd))
     if index:
-        k = target.unsqueeze(1)
+        k = target.unsqueeze(cd)
         if one:
-            lt_k = logp.gather(1, k).squeeze(1)
+            lt_k = logp.gather(cd, k).squeeze(cd)
         else:
-            lt_k = (s.gather(1, k).squeeze(1) - 1.0) / (1.0 - t1)
+            lt_k = (s.gather(cd, k).squeeze(cd) - 1.0) / (1.0 - t1)
         cross = (on - off) * lt_k
         if off > 0.0:
-            sum_lt = (logp.sum(1) if one else (s.sum(1) - C) / (1.0 - t1))
+            sum_lt = (logp.sum(cd) if one else (s.sum(cd) - C) / (1.0 - t1))
             cross = cross + off * sum_lt
         ylty = (C - 1) * _xlogt(off, t1) + _xlogt(on, t1)
         sum_y2 = (C - 1) * off ** (2.0 - t1) + on ** (2.0 - t1)
@@ -495,11 +496,11 @@ def _bi_tempered_forward(
             ylogp = y * logp
             if t2 < 1.0:  # 0 * log 0 outside the support
                 ylogp = torch.where(y > 0, ylogp, torch.zeros_like(ylogp))
-            cross = ylogp.sum(1)
+            cross = ylogp.sum(cd)
         else:
-            cross = ((y * s).sum(1) - y.sum(1)) / (1.0 - t1)
-        sum_y2 = y.sum(1) if one else y.pow(2.0 - t1).sum(1)
-        loss = (_xlogt(y, t1).sum(1) - cross) - (sum_y2 - sum_p2) / (2.0 - t1)
+            cross = ((y * s).sum(cd) - y.sum(cd)) / (1.0 - t1)
+        sum_y2 = y.sum(cd) if one else y.pow(2.0 - t1).sum(cd)
+        loss = (_xlogt(y, t1).sum(cd) - cross) - (sum_y2 - sum_p2) / (2.0 - t1)
 
     # --- target gradient: d loss / d y_c = log_t1(y_c) - log_t1(p_c)
     grad_y = None
@@ -523,36 +524,55 @@ def _bi_tempered_forward(
         if t2 < 1.0:  # outside the finite support the true gradient is 0 (the official one is not)
             w = torch.where(b > 0, w, torch.zeros_like(w))
     if index:
-        w_k = torch.ones_like(lt_k).unsqueeze(1) if w is None else w.gather(1, k)
+        w_k = torch.ones_like(lt_k).unsqueeze(cd) if w is None else w.gather(cd, k)
         if w is None:
             d = p - off
         elif off > 0.0:
             d = (p - off).mul_(w)
         else:  # w is a temporary unless it aliases s or inv_b, which are still needed
             d = w * p if (w is s or w is inv_b) else w.mul_(p)
-        d.scatter_add_(1, k, w_k.mul_(-(on - off)))
+        d.scatter_add_(cd, k, w_k.mul_(-(on - off)))
     else:
         d = p - target if w is None else (p - target).mul_(w)
     escort = p if t2 == 1.0 else p.mul_(inv_b)
-    coef = d.sum(1, keepdim=True) / escort.sum(1, keepdim=True)
+    coef = d.sum(cd, keepdim=True) / escort.sum(cd, keepdim=True)
     grad_a = d.sub_(escort.mul_(coef))
     return loss, grad_a, grad_y
+
+
+def _classes_first(a: torch.Tensor) -> bool:
+    # Few classes on the last dim make every per-row broadcast and reduction run an inner loop of C elements
+    # (~8x slower at C = 10); with the classes moved to dim 0 they run over N contiguous elements instead.
+    return a.ndim == 2 and a.shape[1] <= 32 and a.shape[0] >= 4 * a.shape[1]
+
+
+def _from_layout(x: torch.Tensor, classes_first: bool) -> torch.Tensor:
+    return x.t() if classes_first else x
+
+
+def _forward_any_layout(a, target, index, on, off, t1, t2, num_iters, need_a, need_y):
+    if not _classes_first(a):
+        return _bi_tempered_forward(a, target, index, on, off, t1, t2, num_iters, need_a, need_y)
+    tgt = target if index else target.t().contiguous()
+    return _bi_tempered_forward(a.t().contiguous(), tgt, index, on, off, t1, t2, num_iters, need_a, need_y, cd=0)
 
 
 class _BiTemperedLoss(torch.autograd.Function):
     @staticmethod
     def forward(ctx, a, target, index, on, off, t1, t2, num_iters, need_a, need_y):
-        loss, grad_a, grad_y = _bi_tempered_forward(a, target, index, on, off, t1, t2, num_iters, need_a, need_y)
+        loss, grad_a, grad_y = _forward_any_layout(a, target, index, on, off, t1, t2, num_iters, need_a, need_y)
         ctx.save_for_backward(grad_a, grad_y)
+        ctx.classes_first = _classes_first(a)
         return loss
 
     @staticmethod
     def backward(ctx, grad):
         grad_a, grad_y = ctx.saved_tensors
-        g = grad.unsqueeze(1)
+        cd = 0 if ctx.classes_first else 1
+        g = grad.unsqueeze(cd)
         return (
-            None if grad_a is None else grad_a * g,
-            None if grad_y is None else grad_y * g,
+            None if grad_a is None else _from_layout(grad_a * g, ctx.classes_first),
+            None if grad_y is None else _from_layout(grad_y * g, ctx.classes_first),
             None, None, None, None, None, None, None, None,
         )
 
@@ -561,7 +581,7 @@ def _per_sample(a, target, index, on, off, t1, t2, num_iters):
     need_y = target.requires_grad and not index
     if torch.is_grad_enabled() and (a.requires_grad or need_y):
         return _BiTemperedLoss.apply(a, target, index, on, off, t1, t2, num_iters, a.requires_grad, need_y)
-    return _bi_tempered_forward(a, target, index, on, off, t1, t2, num_iters, False, False)[0]
+    return _forward_any_layout(a, target, index, on, off, t1, t2, num_iters, False, False)[0]
 
 
 def bi_tempered_logistic_loss(
