@@ -190,6 +190,156 @@ def _aspect_angle(w: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
     return torch.atan2(torch.where(point, one, w), torch.where(point, one, h))
 
 
+def _pair_loss_composite(b1, b2, kind, eps, mode="linear", alpha_mode="always", detach_diagonal=False):
+    """Per-pair loss built from differentiable ops (autograd path); returns ``(loss, alpha)`` (alpha: CIoU only)."""
+    iou, penalty, extras = _box_terms(b1, b2, eps, "iou" if kind == "iou" else kind, detach_diagonal)
+    alpha = None
+    if kind == "iou":
+        if mode == "linear":
+            return 1.0 - iou, None
+        if mode == "square":
+            return 1.0 - iou.square(), None
+        return -iou.clamp_min(_log_floor(eps, iou.dtype)).log(), None
+    loss = 1.0 - iou + penalty
+    if kind == "ciou":
+        w1, h1, w2, h2 = extras
+        v = _FOUR_OVER_PI2 * (_aspect_angle(w2, h2) - _aspect_angle(w1, h1)).square()
+        with torch.no_grad():
+            den = 1.0 - iou + v + eps
+            alpha = torch.where(den > 0, v / torch.where(den > 0, den, 1.0), 0.0)
+            if alpha_mode == "iou>0.5":
+                alpha = torch.where(iou > 0.5, alpha, 0.0)
+            alpha = alpha.detach()
+        loss = loss + alpha * v
+    return loss, alpha
+
+
+def _log_floor(eps: float, dtype: torch.dtype) -> float:
+    return max(eps, torch.finfo(dtype).tiny)
+
+
+def _inv(den: torch.Tensor, eps: float, guard: bool = False) -> torch.Tensor:
+    """``1 / (den + eps)``; 0 where ``den <= 0`` when ``eps == 0`` or ``guard`` (the forward's :func:`_ratio`)."""
+    if eps > 0 and not guard:
+        return (den + eps).reciprocal()
+    ok = den > 0
+    return torch.where(ok, (torch.where(ok, den, 1.0) + eps).reciprocal(), 0.0)
+
+
+def _w_first(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Share of ``maximum(a, b)``'s gradient that goes to ``a``: 1, 0.5 on ties (as torch), 0."""
+    return torch.heaviside((a - b).detach(), torch.tensor(0.5, dtype=a.dtype, device=a.device))
+
+
+def _pair_loss_backward(b1, b2, g, alpha, kind, eps, mode, detach_diagonal):
+    """Analytic gradient of the per-pair loss w.r.t. both boxes (recomputes the geometry; saves memory)."""
+    x1, y1, x2, y2 = b1.unbind(-1)
+    u1, v1, u2, v2 = b2.unbind(-1)
+    w1, h1, w2, h2 = x2 - x1, y2 - y1, u2 - u1, v2 - v1
+    dx = torch.minimum(x2, u2) - torch.maximum(x1, u1)
+    dy = torch.minimum(y2, v2) - torch.maximum(y1, v1)
+    iw, ih = dx.relu(), dy.relu()
+    inter = iw * ih
+    union = w1 * h1 + w2 * h2 - inter
+    inv_u = _inv(union, eps)
+    iou = inter * inv_u
+    # upstream gradient w.r.t. IoU
+    if kind != "iou" or mode == "linear":
+        g_iou = -g
+    elif mode == "square":
+        g_iou = -2.0 * g * iou
+    else:
+        floor = _log_floor(eps, iou.dtype)
+        g_iou = torch.where(iou >= floor, -g / torch.where(iou >= floor, iou, 1.0), 0.0)
+    g_inter = g_iou * inv_u
+    g_union = -g_iou * iou * inv_u
+    zero = torch.zeros((), dtype=b1.dtype, device=b1.device)
+    g_cw = g_ch = g_ctr = zero
+    if kind == "giou":
+        cw = torch.maximum(x2, u2) - torch.minimum(x1, u1)
+        ch = torch.maximum(y2, v2) - torch.minimum(y1, v1)
+        inv_c = _inv(cw * ch, eps, guard=True)
+        g_union = g_union - g * inv_c
+        g_area_c = g * (union + eps) * inv_c.square()
+        g_cw, g_ch = g_area_c * ch, g_area_c * cw
+    elif kind in ("diou", "ciou"):
+        cw = torch.maximum(x2, u2) - torch.minimum(x1, u1)
+        ch = torch.maximum(y2, v2) - torch.minimum(y1, v1)
+        inv_c2 = _inv(cw.square() + ch.square(), eps)
+        cdx = x1 + x2 - u1 - u2
+        cdy = y1 + y2 - v1 - v2
+        g_rho2 = g * inv_c2
+        # rho^2 = (cdx^2 + cdy^2) / 4: d/dx1 = d/dx2 = cdx / 2
+        g_ctr = (0.5 * g_rho2 * cdx, 0.5 * g_rho2 * cdy)
+        if not detach_diagonal:
+            g_c2 = -g_rho2 * inv_c2 * 0.25 * (cdx.square() + cdy.square())
+            g_cw, g_ch = 2.0 * g_c2 * cw, 2.0 * g_c2 * ch
+    g_inter = g_inter - g_union  # union = A1 + A2 - inter
+    g_iw = g_inter * ih * (dx > 0)
+    g_ih = g_inter * iw * (dy > 0)
+    g_w1, g_h1, g_w2, g_h2 = g_union * h1, g_union * w1, g_union * h2, g_union * w2
+    if kind == "ciou":
+        # v = K (theta2 - theta1)^2 with theta = atan2(w, h); d theta / dw = h / (w^2 + h^2), d/dh = -w / (...)
+        def inv_norm(w, h):
+            r = w.square() + h.square()
+            return torch.where(r > 0, torch.where(r > 0, r, 1.0).reciprocal(), 0.0)
+
+        g_theta2 = g * alpha * (2.0 * _FOUR_OVER_PI2) * (_aspect_angle(w2, h2) - _aspect_angle(w1, h1))
+        r1, r2 = inv_norm(w1, h1), inv_norm(w2, h2)
+        g_w1 = g_w1 - g_theta2 * h1 * r1
+        g_h1 = g_h1 + g_theta2 * w1 * r1
+        g_w2 = g_w2 + g_theta2 * h2 * r2
+        g_h2 = g_h2 - g_theta2 * w2 * r2
+    a_x1, a_x2 = _w_first(x1, u1), _w_first(u2, x2)  # x1's share of max(x1, u1); x2's share of min(x2, u2)
+    a_y1, a_y2 = _w_first(y1, v1), _w_first(v2, y2)
+    # enclosing box: x1's share of min(x1, u1), x2's share of max(x2, u2)
+    e_x1, e_x2 = (_w_first(u1, x1), _w_first(x2, u2)) if kind != "iou" else (zero, zero)
+    e_y1, e_y2 = (_w_first(v1, y1), _w_first(y2, v2)) if kind != "iou" else (zero, zero)
+    cx, cy = g_ctr if kind in ("diou", "ciou") else (zero, zero)
+    gb1 = torch.stack((
+        -g_w1 - g_iw * a_x1 - g_cw * e_x1 + cx,
+        -g_h1 - g_ih * a_y1 - g_ch * e_y1 + cy,
+        g_w1 + g_iw * a_x2 + g_cw * e_x2 + cx,
+        g_h1 + g_ih * a_y2 + g_ch * e_y2 + cy,
+    ), dim=-1)
+    gb2 = torch.stack((
+        -g_w2 - g_iw * (1 - a_x1) - g_cw * (1 - e_x1) - cx,
+        -g_h2 - g_ih * (1 - a_y1) - g_ch * (1 - e_y1) - cy,
+        g_w2 + g_iw * (1 - a_x2) + g_cw * (1 - e_x2) - cx,
+        g_h2 + g_ih * (1 - a_y2) + g_ch * (1 - e_y2) - cy,
+    ), dim=-1)
+    return gb1, gb2
+
+
+class _PairLoss(torch.autograd.Function):
+    """The per-pair IoU-family loss with an analytic backward.
+
+    Autograd through the composite keeps ~15 pair-sized intermediates alive until backward; this saves only the
+    inputs (and CIoU's alpha) and recomputes the geometry in backward: less memory and fewer kernels
+    (benchmarks/bench_boxes.py). Under ``torch.compile`` the composite is used and the compiler fuses it.
+    """
+
+    @staticmethod
+    def forward(ctx, b1, b2, kind, eps, mode, alpha_mode, detach_diagonal):
+        loss, alpha = _pair_loss_composite(b1, b2, kind, eps, mode, alpha_mode, detach_diagonal)
+        ctx.save_for_backward(b1, b2, alpha)
+        ctx.cfg = (kind, eps, mode, detach_diagonal)
+        return loss
+
+    @staticmethod
+    def backward(ctx, g):
+        b1, b2, alpha = ctx.saved_tensors
+        gb1, gb2 = _pair_loss_backward(b1, b2, g, alpha, *ctx.cfg)
+        return (gb1 if ctx.needs_input_grad[0] else None, gb2 if ctx.needs_input_grad[1] else None,
+                None, None, None, None, None)
+
+
+def _pair_loss(b1, b2, kind, eps, *, mode="linear", alpha_mode="always", detach_diagonal=False):
+    if torch.compiler.is_compiling() or not (b1.requires_grad or b2.requires_grad):
+        return _pair_loss_composite(b1, b2, kind, eps, mode, alpha_mode, detach_diagonal)[0]
+    return _PairLoss.apply(b1, b2, kind, eps, mode, alpha_mode, detach_diagonal)
+
+
 def box_iou(boxes1: torch.Tensor, boxes2: torch.Tensor, *, box_format: str = "xyxy", eps: float = 0.0) -> torch.Tensor:
     r"""Intersection over union of matched box pairs: box ``i`` of ``boxes1`` with box ``i`` of ``boxes2``.
 
@@ -312,13 +462,7 @@ def iou_loss(
     check_choice(mode, "mode", IOU_MODES)
     eps = check_scalar(eps, "eps", low=0.0)
     b, t = _prepare(boxes, target, box_format)
-    iou = _box_terms(b, t, eps, "iou")[0]
-    if mode == "linear":
-        loss = 1.0 - iou
-    elif mode == "square":
-        loss = 1.0 - iou.square()
-    else:
-        loss = -iou.clamp_min(max(eps, torch.finfo(iou.dtype).tiny)).log()
+    loss = _pair_loss(b, t, "iou", eps, mode=mode)
     return reduce_loss(loss, reduction, weight, dtype=boxes.dtype)
 
 
@@ -371,8 +515,7 @@ def generalized_box_iou_loss(
     """
     eps = check_scalar(eps, "eps", low=0.0)
     b, t = _prepare(boxes, target, box_format)
-    iou, penalty, _ = _box_terms(b, t, eps, "giou")
-    return reduce_loss(1.0 - iou + penalty, reduction, weight, dtype=boxes.dtype)
+    return reduce_loss(_pair_loss(b, t, "giou", eps), reduction, weight, dtype=boxes.dtype)
 
 
 def distance_box_iou_loss(
@@ -430,8 +573,8 @@ def distance_box_iou_loss(
     eps = check_scalar(eps, "eps", low=0.0)
     _check_bool(detach_diagonal, "detach_diagonal")
     b, t = _prepare(boxes, target, box_format)
-    iou, penalty, _ = _box_terms(b, t, eps, "diou", detach_diagonal)
-    return reduce_loss(1.0 - iou + penalty, reduction, weight, dtype=boxes.dtype)
+    loss = _pair_loss(b, t, "diou", eps, detach_diagonal=detach_diagonal)
+    return reduce_loss(loss, reduction, weight, dtype=boxes.dtype)
 
 
 def complete_box_iou_loss(
@@ -493,14 +636,8 @@ def complete_box_iou_loss(
     check_choice(alpha_mode, "alpha_mode", ALPHA_MODES)
     _check_bool(detach_diagonal, "detach_diagonal")
     b, t = _prepare(boxes, target, box_format)
-    iou, penalty, (w1, h1, w2, h2) = _box_terms(b, t, eps, "ciou", detach_diagonal)
-    v = _FOUR_OVER_PI2 * (_aspect_angle(w2, h2) - _aspect_angle(w1, h1)).square()
-    with torch.no_grad():
-        den = 1.0 - iou + v + eps
-        alpha = torch.where(den > 0, v / torch.where(den > 0, den, torch.ones_like(den)), torch.zeros_like(v))
-        if alpha_mode == "iou>0.5":
-            alpha = torch.where(iou > 0.5, alpha, torch.zeros_like(alpha))
-    return reduce_loss(1.0 - iou + penalty + alpha * v, reduction, weight, dtype=boxes.dtype)
+    loss = _pair_loss(b, t, "ciou", eps, alpha_mode=alpha_mode, detach_diagonal=detach_diagonal)
+    return reduce_loss(loss, reduction, weight, dtype=boxes.dtype)
 
 
 def _check_bool(value: object, name: str) -> None:
