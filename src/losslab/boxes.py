@@ -6,8 +6,9 @@ first). Losses pair box ``i`` of ``boxes`` with box ``i`` of ``target`` and retu
 Numerics shared by every function here:
 
 * half precision (float16/bfloat16) is computed in float32 and returned in the input dtype;
-* the intersection width is ``relu(min(x2) - max(x1))``: its gradient is 0 at a touching edge, like
-  torchvision's boolean mask, but without the indexing (one fused elementwise op);
+* the intersection width ``min(x2, u2) - max(x1, u1)`` is computed as ``(w1 + w2 - |x2 - u2| - |x1 - u1|) / 2``
+  and clipped with ``relu``: the same values and gradients as torchvision (ties split evenly, gradient 0 at a
+  touching edge) without its boolean-mask indexing and with a cheaper backward than maximum/minimum;
 * ``eps`` (default ``1e-7``, torchvision's) is added to the IoU, GIoU and DIoU denominators exactly where
   torchvision adds it, so non-degenerate pairs agree with torchvision to the last bits; ``eps=0`` gives the exact
   ratios (identical boxes give a loss of exactly 0) with a double ``where`` at zero denominators;
@@ -148,8 +149,7 @@ def _ratio(num: torch.Tensor, den: torch.Tensor, eps: float, guard: bool = False
     if eps > 0 and not guard:
         return num / (den + eps)
     ok = den > 0
-    safe = torch.where(ok, den, torch.ones_like(den))
-    return torch.where(ok, num / (safe + eps), torch.zeros_like(num))
+    return torch.where(ok, num / (torch.where(ok, den, 1.0) + eps), 0.0)
 
 
 def _box_terms(b1: torch.Tensor, b2: torch.Tensor, eps: float, kind: str, detach_diagonal: bool = False):
@@ -157,21 +157,24 @@ def _box_terms(b1: torch.Tensor, b2: torch.Tensor, eps: float, kind: str, detach
     x1, y1, x2, y2 = b1.unbind(-1)
     u1, v1, u2, v2 = b2.unbind(-1)
     w1, h1, w2, h2 = x2 - x1, y2 - y1, u2 - u1, v2 - v1
-    # relu: 0 with gradient 0 for touching or separate boxes (the same gradient as torchvision's mask).
-    iw = (torch.minimum(x2, u2) - torch.maximum(x1, u1)).relu()
-    ih = (torch.minimum(y2, v2) - torch.maximum(y1, v1)).relu()
-    inter = iw * ih
+    # Intersection and enclosing extents without maximum/minimum (whose backward is several kernels each):
+    # min(x2, u2) - max(x1, u1) = (s - d) / 2 and max(x2, u2) - min(x1, u1) = (s + d) / 2 with s = w1 + w2 and
+    # d = |x2 - u2| + |x1 - u1|. abs has gradient 0 at 0, so a tie splits the gradient evenly, as torch.maximum
+    # does; relu gives 0 with gradient 0 for touching or separate boxes (torchvision's mask, without indexing).
+    sx, sy = w1 + w2, h1 + h2
+    dx = (x2 - u2).abs() + (x1 - u1).abs()
+    dy = (y2 - v2).abs() + (y1 - v1).abs()
+    inter = 0.25 * ((sx - dx).relu() * (sy - dy).relu())
     union = w1 * h1 + w2 * h2 - inter
     iou = _ratio(inter, union, eps)
     if kind == "iou":
         return iou, None, None
-    cw = torch.maximum(x2, u2) - torch.minimum(x1, u1)
-    ch = torch.maximum(y2, v2) - torch.minimum(y1, v1)
+    cw2, ch2 = sx + dx, sy + dy  # twice the enclosing box's width and height
     if kind == "giou":
-        area_c = cw * ch
+        area_c = 0.25 * (cw2 * ch2)
         # guarded: an enclosing box of zero area (both boxes on one line) has penalty 0, not a 1/eps gradient.
         return iou, _ratio(area_c - union, area_c, eps, guard=True), None
-    c2 = cw.square() + ch.square()
+    c2 = 0.25 * (cw2.square() + ch2.square())
     if detach_diagonal:
         c2 = c2.detach()
     # squared centre distance: ((x1 + x2) - (u1 + u2))^2 / 4 + same for y
@@ -218,126 +221,8 @@ def _log_floor(eps: float, dtype: torch.dtype) -> float:
     return max(eps, torch.finfo(dtype).tiny)
 
 
-def _inv(den: torch.Tensor, eps: float, guard: bool = False) -> torch.Tensor:
-    """``1 / (den + eps)``; 0 where ``den <= 0`` when ``eps == 0`` or ``guard`` (the forward's :func:`_ratio`)."""
-    if eps > 0 and not guard:
-        return (den + eps).reciprocal()
-    ok = den > 0
-    return torch.where(ok, (torch.where(ok, den, 1.0) + eps).reciprocal(), 0.0)
-
-
-def _w_first(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """Share of ``maximum(a, b)``'s gradient that goes to ``a``: 1, 0.5 on ties (as torch), 0."""
-    return torch.heaviside((a - b).detach(), torch.tensor(0.5, dtype=a.dtype, device=a.device))
-
-
-def _pair_loss_backward(b1, b2, g, alpha, kind, eps, mode, detach_diagonal):
-    """Analytic gradient of the per-pair loss w.r.t. both boxes (recomputes the geometry; saves memory)."""
-    x1, y1, x2, y2 = b1.unbind(-1)
-    u1, v1, u2, v2 = b2.unbind(-1)
-    w1, h1, w2, h2 = x2 - x1, y2 - y1, u2 - u1, v2 - v1
-    dx = torch.minimum(x2, u2) - torch.maximum(x1, u1)
-    dy = torch.minimum(y2, v2) - torch.maximum(y1, v1)
-    iw, ih = dx.relu(), dy.relu()
-    inter = iw * ih
-    union = w1 * h1 + w2 * h2 - inter
-    inv_u = _inv(union, eps)
-    iou = inter * inv_u
-    # upstream gradient w.r.t. IoU
-    if kind != "iou" or mode == "linear":
-        g_iou = -g
-    elif mode == "square":
-        g_iou = -2.0 * g * iou
-    else:
-        floor = _log_floor(eps, iou.dtype)
-        g_iou = torch.where(iou >= floor, -g / torch.where(iou >= floor, iou, 1.0), 0.0)
-    g_inter = g_iou * inv_u
-    g_union = -g_iou * iou * inv_u
-    zero = torch.zeros((), dtype=b1.dtype, device=b1.device)
-    g_cw = g_ch = g_ctr = zero
-    if kind == "giou":
-        cw = torch.maximum(x2, u2) - torch.minimum(x1, u1)
-        ch = torch.maximum(y2, v2) - torch.minimum(y1, v1)
-        inv_c = _inv(cw * ch, eps, guard=True)
-        g_union = g_union - g * inv_c
-        g_area_c = g * (union + eps) * inv_c.square()
-        g_cw, g_ch = g_area_c * ch, g_area_c * cw
-    elif kind in ("diou", "ciou"):
-        cw = torch.maximum(x2, u2) - torch.minimum(x1, u1)
-        ch = torch.maximum(y2, v2) - torch.minimum(y1, v1)
-        inv_c2 = _inv(cw.square() + ch.square(), eps)
-        cdx = x1 + x2 - u1 - u2
-        cdy = y1 + y2 - v1 - v2
-        g_rho2 = g * inv_c2
-        # rho^2 = (cdx^2 + cdy^2) / 4: d/dx1 = d/dx2 = cdx / 2
-        g_ctr = (0.5 * g_rho2 * cdx, 0.5 * g_rho2 * cdy)
-        if not detach_diagonal:
-            g_c2 = -g_rho2 * inv_c2 * 0.25 * (cdx.square() + cdy.square())
-            g_cw, g_ch = 2.0 * g_c2 * cw, 2.0 * g_c2 * ch
-    g_inter = g_inter - g_union  # union = A1 + A2 - inter
-    g_iw = g_inter * ih * (dx > 0)
-    g_ih = g_inter * iw * (dy > 0)
-    g_w1, g_h1, g_w2, g_h2 = g_union * h1, g_union * w1, g_union * h2, g_union * w2
-    if kind == "ciou":
-        # v = K (theta2 - theta1)^2 with theta = atan2(w, h); d theta / dw = h / (w^2 + h^2), d/dh = -w / (...)
-        def inv_norm(w, h):
-            r = w.square() + h.square()
-            return torch.where(r > 0, torch.where(r > 0, r, 1.0).reciprocal(), 0.0)
-
-        g_theta2 = g * alpha * (2.0 * _FOUR_OVER_PI2) * (_aspect_angle(w2, h2) - _aspect_angle(w1, h1))
-        r1, r2 = inv_norm(w1, h1), inv_norm(w2, h2)
-        g_w1 = g_w1 - g_theta2 * h1 * r1
-        g_h1 = g_h1 + g_theta2 * w1 * r1
-        g_w2 = g_w2 + g_theta2 * h2 * r2
-        g_h2 = g_h2 - g_theta2 * w2 * r2
-    a_x1, a_x2 = _w_first(x1, u1), _w_first(u2, x2)  # x1's share of max(x1, u1); x2's share of min(x2, u2)
-    a_y1, a_y2 = _w_first(y1, v1), _w_first(v2, y2)
-    # enclosing box: x1's share of min(x1, u1), x2's share of max(x2, u2)
-    e_x1, e_x2 = (_w_first(u1, x1), _w_first(x2, u2)) if kind != "iou" else (zero, zero)
-    e_y1, e_y2 = (_w_first(v1, y1), _w_first(y2, v2)) if kind != "iou" else (zero, zero)
-    cx, cy = g_ctr if kind in ("diou", "ciou") else (zero, zero)
-    gb1 = torch.stack((
-        -g_w1 - g_iw * a_x1 - g_cw * e_x1 + cx,
-        -g_h1 - g_ih * a_y1 - g_ch * e_y1 + cy,
-        g_w1 + g_iw * a_x2 + g_cw * e_x2 + cx,
-        g_h1 + g_ih * a_y2 + g_ch * e_y2 + cy,
-    ), dim=-1)
-    gb2 = torch.stack((
-        -g_w2 - g_iw * (1 - a_x1) - g_cw * (1 - e_x1) - cx,
-        -g_h2 - g_ih * (1 - a_y1) - g_ch * (1 - e_y1) - cy,
-        g_w2 + g_iw * (1 - a_x2) + g_cw * (1 - e_x2) - cx,
-        g_h2 + g_ih * (1 - a_y2) + g_ch * (1 - e_y2) - cy,
-    ), dim=-1)
-    return gb1, gb2
-
-
-class _PairLoss(torch.autograd.Function):
-    """The per-pair IoU-family loss with an analytic backward.
-
-    Autograd through the composite keeps ~15 pair-sized intermediates alive until backward; this saves only the
-    inputs (and CIoU's alpha) and recomputes the geometry in backward: less memory and fewer kernels
-    (benchmarks/bench_boxes.py). Under ``torch.compile`` the composite is used and the compiler fuses it.
-    """
-
-    @staticmethod
-    def forward(ctx, b1, b2, kind, eps, mode, alpha_mode, detach_diagonal):
-        loss, alpha = _pair_loss_composite(b1, b2, kind, eps, mode, alpha_mode, detach_diagonal)
-        ctx.save_for_backward(b1, b2, alpha)
-        ctx.cfg = (kind, eps, mode, detach_diagonal)
-        return loss
-
-    @staticmethod
-    def backward(ctx, g):
-        b1, b2, alpha = ctx.saved_tensors
-        gb1, gb2 = _pair_loss_backward(b1, b2, g, alpha, *ctx.cfg)
-        return (gb1 if ctx.needs_input_grad[0] else None, gb2 if ctx.needs_input_grad[1] else None,
-                None, None, None, None, None)
-
-
 def _pair_loss(b1, b2, kind, eps, *, mode="linear", alpha_mode="always", detach_diagonal=False):
-    if torch.compiler.is_compiling() or not (b1.requires_grad or b2.requires_grad):
-        return _pair_loss_composite(b1, b2, kind, eps, mode, alpha_mode, detach_diagonal)[0]
-    return _PairLoss.apply(b1, b2, kind, eps, mode, alpha_mode, detach_diagonal)
+    return _pair_loss_composite(b1, b2, kind, eps, mode, alpha_mode, detach_diagonal)[0]
 
 
 def box_iou(boxes1: torch.Tensor, boxes2: torch.Tensor, *, box_format: str = "xyxy", eps: float = 0.0) -> torch.Tensor:
