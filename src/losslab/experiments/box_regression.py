@@ -41,7 +41,7 @@ PROFILES: dict[str, dict[str, Any]] = {
     # points in the disc (x 49 anchors x 7 targets regression cases), iterations, step size
     "smoke": {"points": 4, "iterations": 40, "lr": 0.05},
     "quick": {"points": 100, "iterations": 200, "lr": 0.05},
-    "full": {"points": 600, "iterations": 300, "lr": 0.05},
+    "full": {"points": 400, "iterations": 300, "lr": 0.05},
 }
 
 RATIOS = (1 / 4, 1 / 3, 1 / 2, 1.0, 2.0, 3.0, 4.0)  # w / h of targets and anchors
