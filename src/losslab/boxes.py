@@ -41,6 +41,7 @@ from ._checks import (
 from ._numerics import upcast
 from ._reduction import reduce_loss
 from .distributed import all_reduce_sum, is_distributed
+from .focal import sigmoid_focal_loss
 from .regression import smooth_l1_loss
 
 __all__ = [
@@ -620,25 +621,6 @@ def _check_ious(ious: torch.Tensor, shape: torch.Size, layout: str) -> torch.Ten
     return ious
 
 
-def _focal_elementwise(logits: torch.Tensor, target: torch.Tensor, gamma: float, alpha: float | None) -> torch.Tensor:
-    """Per-element sigmoid focal loss; :func:`losslab.sigmoid_focal_loss` when the focal family provides it."""
-    try:
-        from .focal import sigmoid_focal_loss
-    except ImportError:
-        sigmoid_focal_loss = None
-    if sigmoid_focal_loss is not None:
-        return sigmoid_focal_loss(logits, target, gamma=gamma, alpha=alpha, reduction="none")
-    # Log space: 1 - p_t = t sigmoid(-x) + (1 - t) sigmoid(x), so
-    # log(1 - p_t) = logaddexp(log t + logsigmoid(-x), log(1 - t) + logsigmoid(x)); log 0 = -inf drops a term.
-    ce = F.binary_cross_entropy_with_logits(logits, target, reduction="none")
-    if gamma != 0.0:
-        log_1m_pt = torch.logaddexp(target.log() + F.logsigmoid(-logits), torch.log1p(-target) + F.logsigmoid(logits))
-        ce = ce * torch.exp(gamma * log_1m_pt)
-    if alpha is not None:
-        ce = ce * (alpha * target + (1.0 - alpha) * (1.0 - target))
-    return ce
-
-
 def _renormalized_weights(
     base: torch.Tensor, positive: torch.Tensor, iou_pow: torch.Tensor, weight: torch.Tensor | None, distributed: bool
 ) -> torch.Tensor:
@@ -755,7 +737,7 @@ def iou_balanced_sigmoid_focal_loss(
     iou_shape = logits.shape[:1] + logits.shape[2:]
     _check_ious(ious, iou_shape, "logits' shape without the class dim 1")
     x, t, u = upcast(logits, target, ious)
-    base = _focal_elementwise(x, t, gamma, alpha)
+    base = sigmoid_focal_loss(x, t, gamma=gamma, alpha=alpha, reduction="none")
     u = u.detach().clamp(0.0, 1.0)
     u = u.unsqueeze(1) if logits.ndim > 1 else u
     iou_pow = u.pow(eta).expand_as(base)
