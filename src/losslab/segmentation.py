@@ -762,7 +762,7 @@ def image_gradient_loss(
             f"image: expected shape (N, C_img, H, W) = ({mask_probs.shape[0]}, *, {mask_probs.shape[2]}, "
             f"{mask_probs.shape[3]}) matching mask_probs, got {tuple(image.shape)}"
         )
-    check_in_range(mask_probs, "mask_probs", 0.0, 1.0, "image_gradient_loss expects probabilities (sigmoid outputs)")
+    check_in_range(mask_probs.detach(), "mask_probs", 0.0, 1.0, "image_gradient_loss expects probabilities (sigmoid outputs)")
     check_finite(image, "image")
     m, img = upcast(mask_probs, image)
     img = img.to(m.dtype).mean(1, keepdim=True)
