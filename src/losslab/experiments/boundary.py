@@ -39,8 +39,8 @@ PROFILES = {
                   decrement=0.15),
     "quick": dict(seeds=3, n_train=96, n_test=48, warmup=5, epochs=4, size=32, width=6, batch_size=8, lr=1e-2,
                   decrement=0.15),
-    "full": dict(seeds=6, n_train=256, n_test=128, warmup=10, epochs=10, size=32, width=8, batch_size=8, lr=5e-3,
-                 decrement=0.06),
+    "full": dict(seeds=5, n_train=160, n_test=96, warmup=8, epochs=8, size=32, width=6, batch_size=8, lr=1e-2,
+                 decrement=0.08),
 }
 PAPER_NUMBERS = {
     "ISLES (Dice, HD95 mm)": {"GDL": [0.575, 3.30], "GDL + boundary": [0.656, 3.17]},

@@ -36,7 +36,7 @@ EXPECTED = (
 PROFILES = {
     "smoke": dict(seeds=1, n_train=16, n_test=8, warmup=1, epochs=1, size=24, width=4, batch_size=8, lr=1e-2, weight=0.5),
     "quick": dict(seeds=3, n_train=96, n_test=48, warmup=5, epochs=4, size=32, width=6, batch_size=8, lr=1e-2, weight=0.5),
-    "full": dict(seeds=6, n_train=256, n_test=128, warmup=10, epochs=10, size=32, width=8, batch_size=8, lr=5e-3,
+    "full": dict(seeds=5, n_train=160, n_test=96, warmup=8, epochs=8, size=32, width=6, batch_size=8, lr=1e-2,
                  weight=0.5),
 }
 
