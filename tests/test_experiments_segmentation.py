@@ -44,6 +44,12 @@ def test_smoke_profile(tmp_path, name, variants, keys):
     assert result.seconds < 10
 
 
+def test_same_seed_same_numbers():
+    module = load("gradient")
+    a, b = module.run("smoke", seed=3), module.run("smoke", seed=3)
+    assert a.metrics == b.metrics
+
+
 def test_metrics_by_hand():
     a = np.zeros((9, 9), bool)
     a[2:5, 2:5] = True

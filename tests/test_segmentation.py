@@ -148,7 +148,7 @@ def test_dice_matches_monai(spatial, batch, include_background):
     labels = torch.randint(0, 4, (3, *spatial), generator=g)
     labels[0][labels[0] == 2] = 0  # an absent class in sample 0
     ref = monai_losses.DiceLoss(include_background=include_background, batch=batch, reduction="none")
-    expected = ref(probs, labels.unsqueeze(1).double() if False else F.one_hot(labels, 4).movedim(-1, 1).double())
+    expected = ref(probs, F.one_hot(labels, 4).movedim(-1, 1).double())
     ours_idx = dice_loss(probs, labels, include_background=include_background, batch=batch, reduction="none")
     torch.testing.assert_close(ours_idx, expected.reshape(ours_idx.shape), atol=1e-10, rtol=1e-10)
     onehot = F.one_hot(labels, 4).movedim(-1, 1).double()
