@@ -33,6 +33,7 @@ from ._checks import (
     check_integer,
     check_finite,
     check_floating,
+    check_in_range,
     check_last_dim,
     check_same_shape,
     check_scalar,
@@ -613,11 +614,7 @@ def _check_ious(ious: torch.Tensor, shape: torch.Size, layout: str) -> torch.Ten
     check_floating(ious, "ious")
     if tuple(ious.shape) != tuple(shape):
         raise ValueError(f"ious: expected shape {tuple(shape)} ({layout}), got {tuple(ious.shape)}")
-    check_finite(ious, "ious")
-    if validation_enabled() and ious.numel() and bool(((ious < 0) | (ious > 1)).any()):
-        raise ValueError(
-            f"ious: expected values in [0, 1], got values in [{float(ious.min()):.4g}, {float(ious.max()):.4g}]"
-        )
+    check_in_range(ious, "ious", 0.0, 1.0)
     return ious
 
 
