@@ -267,7 +267,7 @@ class SigmoidFocalLoss(nn.Module):
 # ---------------------------------------------------------------------------------------------------------------
 # softmax focal loss
 
-_ROW_CHUNK = 1 << 15  # elements per row block in eager mode (fits in cache)
+_ROW_CHUNK = 1 << 13  # elements per row block in eager mode (fits in cache)
 
 
 def _row_blocks(x: torch.Tensor):
@@ -278,14 +278,15 @@ def _row_blocks(x: torch.Tensor):
     return [slice(a, a + step) for a in range(0, n, max(step, 1))]
 
 
-def _logsumexp_rows(x: torch.Tensor) -> torch.Tensor:
-    # torch.logsumexp materializes exp(x - max) once; by row blocks that temporary stays small and in cache
+def _log_p_target(x: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
+    """``log softmax(x)[target]`` per position, by row blocks (the fused log-softmax kernel on a block that stays in
+    cache; the full ``(N, C, *)`` log-probabilities never exist at once)."""
     blocks = _row_blocks(x)
     if len(blocks) == 1:
-        return torch.logsumexp(x, 1)
-    out = x.new_empty(x.shape[:1] + x.shape[2:])
+        return torch.log_softmax(x, 1).gather(1, idx).squeeze(1)
+    out = x.new_empty(idx.shape[:1] + idx.shape[2:])
     for b in blocks:
-        out[b] = torch.logsumexp(x[b], 1)
+        out[b] = torch.log_softmax(x[b], 1).gather(1, idx[b]).squeeze(1)
     return out
 
 
@@ -308,35 +309,28 @@ def _focal_du(u: torch.Tensor, gamma: float) -> tuple[torch.Tensor, torch.Tensor
 
 class _SoftmaxFocalIndex(torch.autograd.Function):
     """Per-position :math:`-(1 - p_t)^\\gamma \\log p_t` for class-index targets; saves ``logits``, ``target`` and
-    one log-normalizer per position, never a ``(N, C, *)`` intermediate."""
+    :math:`\\log p_t` (one value per position), never a ``(N, C, *)`` intermediate."""
 
     @staticmethod
-    def forward(ctx, x: torch.Tensor, t: torch.Tensor, gamma: float) -> torch.Tensor:
-        lse = _logsumexp_rows(x)
-        u = x.gather(1, t.unsqueeze(1)).squeeze(1).sub_(lse).clamp_max_(0.0)  # log p_t
-        ctx.save_for_backward(x, t, lse)
+    def forward(ctx, x: torch.Tensor, idx: torch.Tensor, gamma: float) -> torch.Tensor:
+        u = _log_p_target(x, idx.unsqueeze(1)).clamp_max_(0.0)  # log p_t
+        ctx.save_for_backward(x, idx, u)
         ctx.gamma = gamma
         return -u if gamma == 0.0 else torch.mul(log1mexp(u), gamma).exp_().mul_(u).neg_()
 
     @staticmethod
     @once_differentiable
     def backward(ctx, grad: torch.Tensor):
-        x, t, lse = ctx.saved_tensors
+        x, idx, u = ctx.saved_tensors
         if not ctx.needs_input_grad[0]:
             return None, None, None
-        idx = t.unsqueeze(1)
-        u = x.gather(1, idx).squeeze(1).sub_(lse).clamp_max_(0.0)
         focal, second = _focal_du(u, ctx.gamma)
         g = focal if second is None else focal.add_(second)
         g = g.neg_().mul_(grad)  # d loss / d log p_t, times the incoming gradient
-        # d log p_t / dx = onehot(t) - softmax(x):  dx = g onehot - g softmax
-        gx = torch.empty_like(x)
-        shift, scale = lse.unsqueeze(1), g.neg().unsqueeze(1)
-        for b in _row_blocks(x):
-            torch.sub(x[b], shift[b], out=gx[b])
-            gx[b].exp_().mul_(scale[b])
-        gx.scatter_add_(1, idx, g.unsqueeze(1))
-        return gx, None, None
+        # d log p_t / dx = onehot(t) - softmax(x), so dx = -g softmax(x) + g onehot(t)
+        # (the softmax output is the gradient buffer itself: one full-size allocation, the one autograd needs)
+        gx = torch.softmax(x, 1).mul_(g.neg().unsqueeze(1))
+        return gx.scatter_add_(1, idx.unsqueeze(1), g.unsqueeze(1)), None, None
 
 
 def _dense_alpha(alpha: float | torch.Tensor | None, x: torch.Tensor):
@@ -347,34 +341,32 @@ def _dense_alpha(alpha: float | torch.Tensor | None, x: torch.Tensor):
 
 class _SoftmaxFocalDense(torch.autograd.Function):
     """Per-position :math:`-\\sum_c \\alpha_c y_c (1 - p_c)^\\gamma \\log p_c` for dense targets, computed by row
-    blocks; saves ``logits``, ``target`` and one log-normalizer per position."""
+    blocks; saves only ``logits`` and ``target``."""
 
     @staticmethod
     def forward(ctx, x: torch.Tensor, y: torch.Tensor, alpha, gamma: float) -> torch.Tensor:
-        lse = _logsumexp_rows(x)
-        shift = lse.unsqueeze(1)
-        loss = x.new_empty(lse.shape)
+        loss = x.new_empty(x.shape[:1] + x.shape[2:])
         for b in _row_blocks(x):
-            u = torch.sub(x[b], shift[b]).clamp_max_(0.0)
+            u = torch.log_softmax(x[b], 1).clamp_max_(0.0)
             term = u.mul_(y[b]) if gamma == 0.0 else torch.mul(log1mexp(u), gamma).exp_().mul_(u).mul_(y[b])
             if alpha is not None:
                 term = term.mul_(alpha)
             loss[b] = term.sum(1).neg_()
-        ctx.save_for_backward(x, y, lse, alpha if isinstance(alpha, torch.Tensor) else None)
+        ctx.save_for_backward(x, y, alpha if isinstance(alpha, torch.Tensor) else None)
         ctx.gamma, ctx.alpha = gamma, alpha if not isinstance(alpha, torch.Tensor) else None
         return loss
 
     @staticmethod
     @once_differentiable
     def backward(ctx, grad: torch.Tensor):
-        x, y, lse, alpha_tensor = ctx.saved_tensors
+        x, y, alpha_tensor = ctx.saved_tensors
         alpha = alpha_tensor if alpha_tensor is not None else ctx.alpha
-        shift, scale = lse.unsqueeze(1), grad.unsqueeze(1)
+        scale = grad.unsqueeze(1)
         need_x, need_y = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
         gx = torch.empty_like(x) if need_x else None
         gy = torch.empty_like(y) if need_y else None
         for b in _row_blocks(x):
-            u = torch.sub(x[b], shift[b]).clamp_max_(0.0)
+            u = torch.log_softmax(x[b], 1).clamp_max_(0.0)
             focal, second = _focal_du(u, ctx.gamma)
             a = scale[b] if alpha is None else scale[b] * alpha
             if need_y:  # d loss / d y_c = -alpha_c (1 - p_c)^gamma log p_c
