@@ -85,7 +85,8 @@ def bench_sigmoid(shape: tuple[int, ...], repeats: int, compile: bool) -> None:
     print(report(f"sigmoid_focal_loss forward+backward, logits {shape}, gamma=2, alpha=0.25", times, memory,
                  baseline="bce_with_logits eager"))
     tv, ours = "torchvision formula eager", "losslab eager"
-    print(f"  eager: losslab / torchvision = {times[ours] / times[tv]:.2f}x time, {memory[ours] / memory[tv]:.2f}x peak memory")
+    print(f"  eager: losslab / torchvision = {times[ours] / times[tv]:.2f}x time, "
+          f"{memory[ours] / memory[tv]:.2f}x peak memory")
     if compile:
         c = "losslab compiled"
         print(f"  compiled: losslab / bce floor (eager) = {times[c] / times['bce_with_logits eager']:.2f}x time, "

@@ -25,11 +25,10 @@ gives no second derivatives (the backward is not itself differentiable).
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 from torch.autograd.function import once_differentiable
 
-from ._checks import check_floating, check_in_range, check_same_shape, check_scalar, check_tensor
+from ._checks import check_floating, check_in_range, check_same_shape, check_scalar
 from ._numerics import log1mexp, upcast
 from ._reduction import reduce_loss
 from ._targets import INDEX, check_class_target, safe_indices, valid_mask
@@ -303,7 +302,8 @@ def _focal_du(u: torch.Tensor, gamma: float) -> tuple[torch.Tensor, torch.Tensor
     focal = torch.mul(l1m, gamma).exp_()
     neg = u < 0
     safe = torch.where(neg, u, torch.full_like(u, -1.0))
-    second = torch.where(neg, (l1m * (gamma - 1.0)).add_(safe).add_(torch.log(-safe)).exp_() * gamma, torch.zeros_like(u))
+    second = (l1m * (gamma - 1.0)).add_(safe).add_(torch.log(-safe)).exp_().mul_(gamma)
+    second = torch.where(neg, second, torch.zeros_like(u))
     return focal, second
 
 
@@ -469,12 +469,12 @@ def softmax_focal_loss(
             f"logits: expected at least 2 classes on dim 1, got shape {tuple(logits.shape)}; a softmax over one "
             "class is constant (for binary problems use sigmoid_focal_loss)"
         )
-    kind = check_class_target(logits, target.detach() if isinstance(target, torch.Tensor) else target, ignore_index=ignore_index)
-    alpha = _check_alpha_classes(alpha, logits.shape[1])
     if ignore_index is not None and (isinstance(ignore_index, bool) or not isinstance(ignore_index, int)):
         raise TypeError(f"ignore_index: expected an int or None, got {type(ignore_index).__name__}")
+    checked = target.detach() if isinstance(target, torch.Tensor) else target
+    kind = check_class_target(logits, checked, ignore_index=ignore_index)
+    alpha = _check_alpha_classes(alpha, logits.shape[1])
     (x,) = upcast(logits)
-    x = x.contiguous()
     if kind == INDEX:
         idx = safe_indices(target, ignore_index).long()
         loss = _SoftmaxFocalIndex.apply(x, idx, gamma)
@@ -484,7 +484,7 @@ def softmax_focal_loss(
             loss = loss * alpha
         mask = valid_mask(target, ignore_index)
     else:
-        y = target.to(x.dtype).contiguous()
+        y = target.to(x.dtype)
         loss = _SoftmaxFocalDense.apply(x, y, _dense_alpha(alpha, x), gamma)
         mask = None
     return reduce_loss(loss, reduction, weight, mask=mask, dtype=logits.dtype)
@@ -523,5 +523,6 @@ class SoftmaxFocalLoss(nn.Module):
         )
 
     def extra_repr(self) -> str:
-        alpha = f"tensor of {self.alpha_weights.numel()} classes" if self.alpha_weights is not None else repr(self.alpha_scalar)
+        weights = self.alpha_weights
+        alpha = repr(self.alpha_scalar) if weights is None else f"tensor of {weights.numel()} classes"
         return f"gamma={self.gamma:g}, alpha={alpha}, ignore_index={self.ignore_index!r}, reduction={self.reduction!r}"
