@@ -10,7 +10,7 @@ to 0, and ``pow(0, gamma - 1)`` in the gradient for ``0 < gamma < 1``. The softm
 finite at logits of ±1e4 for every ``gamma >= 0``.
 
 Speed and memory. Each loss is a custom :class:`torch.autograd.Function` with the closed-form gradient. It saves
-only its inputs (plus one log-normalizer per position for the softmax form) and recomputes the rest in
+only its inputs (plus log p_t, one value per position, for the softmax form) and recomputes the rest in
 ``backward``, so a training step holds no intermediate tensors between the forward and the backward pass. In eager
 mode the kernels run over cache-sized blocks, so no full-size temporary is ever allocated. The kernels are plain
 tensor functions, so ``torch.compile`` traces through the Function (``fullgraph=True`` works) and fuses each into a
@@ -444,7 +444,7 @@ def softmax_focal_loss(
         Computed in log space: :math:`\log p_c = x_c - \operatorname{logsumexp}(x)` and
         :math:`(1 - p_c)^\gamma = \exp(\gamma\,\operatorname{log1mexp}(\log p_c))`, so loss and gradient are finite
         at logits of ±1e4 for every ``gamma >= 0``. A custom autograd Function with the closed-form gradient
-        saves only the inputs and one log-normalizer per position (no ``(N, C, *)`` intermediate), and in eager
+        saves only the inputs and :math:`\log p_t` per position (no ``(N, C, *)`` intermediate), and in eager
         mode works by blocks of rows that stay in cache. First derivatives only (no double backward); dense
         targets also receive gradients if they require them.
 
