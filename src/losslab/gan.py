@@ -24,6 +24,7 @@ penalty, and the caller multiplies it by its coefficient (Î» = 10 for WGAN-GP, Î
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import torch
@@ -471,7 +472,7 @@ def _input_gradient(critic: Callable, x: torch.Tensor, name: str) -> torch.Tenso
 def _squared_norms(grad: torch.Tensor) -> torch.Tensor:
     # Per-sample squared L2 norm over every non-batch dimension, in float32 at least for half inputs.
     (g,) = upcast(grad)
-    return g.reshape(g.shape[0], -1).square().sum(dim=1)
+    return g.reshape(g.shape[0], math.prod(g.shape[1:])).square().sum(dim=1)
 
 
 def gradient_penalty(
