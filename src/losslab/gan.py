@@ -727,7 +727,7 @@ class GANLoss(nn.Module):
             self.d_kwargs.update(a=check_scalar(0.0 if a is None else a, "a"), b=check_scalar(1.0 if b is None else b, "b"))
             self.g_kwargs["c"] = check_scalar(1.0 if c is None else c, "c")
             if self.d_kwargs["a"] == self.d_kwargs["b"]:
-                raise ValueError(f"b: expected a real-data code different from a={self.d_kwargs['a']:g}, got {b:g}")
+                raise ValueError(f"b: expected a real-data code different from a={self.d_kwargs['a']:g}, got {self.d_kwargs['b']:g}")
         self.reduction = check_choice(reduction, "reduction", ("none", "mean", "sum"))
         self._d, self._g = {
             "minimax": (minimax_discriminator_loss, minimax_generator_loss),
