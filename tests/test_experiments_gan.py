@@ -64,9 +64,9 @@ def test_smoke_profile_runs_and_reports(tmp_path):
         assert len(v["curve_steps"]) == E.PROFILES["smoke"]["checkpoints"]
     # holds is computed from the numbers
     others = [k for k in E.LOSSES if k != E.SATURATING]
-    expected = all(losses[k]["modes_covered_mean"] >= E.DEFAULTS["most"] for k in others) and (
-        result.metrics["saturating_learns_slowly"]
-    )
+    slow = all(losses[E.SATURATING]["hq_auc"] < losses[k]["hq_auc"] for k in others)
+    assert result.metrics["saturating_learns_slowly"] == slow
+    expected = all(losses[k]["modes_covered_mean"] >= E.DEFAULTS["most"] for k in others) and slow
     assert result.holds == expected
     assert result.figures == ["gan_samples.png", "gan_learning_curves.png"]
     for f in result.figures:
@@ -78,7 +78,8 @@ def test_smoke_profile_runs_and_reports(tmp_path):
 def test_same_seed_same_numbers():
     a = E.run("smoke", seed=3, steps=6, checkpoints=1)
     b = E.run("smoke", seed=3, steps=6, checkpoints=1)
-    assert a.metrics["losses"] == {k: {**v, "seconds": a.metrics["losses"][k]["seconds"]} for k, v in b.metrics["losses"].items()}
+    strip = lambda r: {k: {**v, "seconds": 0.0} for k, v in r.metrics["losses"].items()}  # noqa: E731
+    assert strip(a) == strip(b)
 
 
 def test_unknown_profile():

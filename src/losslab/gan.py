@@ -721,13 +721,15 @@ class GANLoss(nn.Module):
         self.d_kwargs: dict[str, float] = {}
         self.g_kwargs: dict[str, float] = {}
         if "label_smoothing" in given:
-            self.d_kwargs["label_smoothing"] = check_scalar(label_smoothing, "label_smoothing", low=0.0, high=1.0,
-                                                            high_inclusive=False)
+            self.d_kwargs["label_smoothing"] = check_scalar(
+                label_smoothing, "label_smoothing", low=0.0, high=1.0, high_inclusive=False
+            )
         if kind == "least-squares":
-            self.d_kwargs.update(a=check_scalar(0.0 if a is None else a, "a"), b=check_scalar(1.0 if b is None else b, "b"))
+            a_, b_ = check_scalar(0.0 if a is None else a, "a"), check_scalar(1.0 if b is None else b, "b")
+            if a_ == b_:
+                raise ValueError(f"b: expected a real-data code different from a={a_:g}, got {b_:g}")
+            self.d_kwargs.update(a=a_, b=b_)
             self.g_kwargs["c"] = check_scalar(1.0 if c is None else c, "c")
-            if self.d_kwargs["a"] == self.d_kwargs["b"]:
-                raise ValueError(f"b: expected a real-data code different from a={self.d_kwargs['a']:g}, got {self.d_kwargs['b']:g}")
         self.reduction = check_choice(reduction, "reduction", ("none", "mean", "sum"))
         self._d, self._g = {
             "minimax": (minimax_discriminator_loss, minimax_generator_loss),
