@@ -69,7 +69,7 @@ NON_SATURATING = "non-saturating"
 PROFILES: dict[str, dict[str, Any]] = {
     "smoke": dict(seeds=2, steps=30, batch=32, hidden=16, eval_samples=200, checkpoints=2),
     "quick": dict(seeds=4, steps=1000, batch=128, hidden=64, eval_samples=1000, checkpoints=5),
-    "full": dict(seeds=8, steps=4000, batch=256, hidden=64, eval_samples=2500, checkpoints=10),
+    "full": dict(seeds=8, steps=3000, batch=128, hidden=64, eval_samples=2500, checkpoints=10),
 }
 DEFAULTS: dict[str, Any] = dict(
     modes=8, radius=2.0, std=0.05, z_dim=16, lr_g=1e-3, lr_d=2e-3, cover_share=0.02, most=5.0
