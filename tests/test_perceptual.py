@@ -391,6 +391,8 @@ def test_bad_inputs_are_rejected_with_clear_messages(vgg_sd):
         PerceptualLoss(vgg, content_weight=-1.0)
     with pytest.raises(ValueError, match="expected at least one > 0"):
         perceptual_loss(x, x, extractor=vgg, content_weight=0.0)
+    with pytest.raises(ValueError, match="expected at least one > 0"):
+        PerceptualLoss(vgg, content_weight=0.0)
     with pytest.raises(TypeError, match="extractor: expected a callable"):
         PerceptualLoss(extractor=42)
     with pytest.raises(TypeError, match="extractor: expected it to return a dict or list"):

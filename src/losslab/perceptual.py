@@ -829,6 +829,8 @@ class PerceptualLoss(nn.Module):
         self.content_weight = check_scalar(content_weight, "content_weight", low=0.0)
         self.style_weight = check_scalar(style_weight, "style_weight", low=0.0)
         self.tv_weight = check_scalar(tv_weight, "tv_weight", low=0.0)
+        if self.content_weight == 0.0 and self.style_weight == 0.0 and self.tv_weight == 0.0:
+            raise ValueError("content_weight, style_weight, tv_weight: expected at least one > 0, got all 0")
         self.content_layer_weights = content_layer_weights
         self.style_layer_weights = style_layer_weights
         self.reduction = reduction
