@@ -31,7 +31,6 @@ from typing import Union
 
 import torch
 from torch import nn
-from torch.nn import functional as F
 
 from ._checks import check_choice, check_floating, check_in_range, check_scalar
 from ._numerics import upcast
