@@ -146,8 +146,9 @@ def _categorical_from_log_probs(
         return loss, target_weight, valid_mask(target, ignore_index)
     y = smooth_categorical(target.to(logp.dtype), label_smoothing)
     wy = y if cw is None else y * cw
-    # 0 * log p := 0, so a class with target 0 and log-probability -inf (a masked class) contributes nothing
-    loss = -torch.where(wy != 0, wy * logp, torch.zeros((), dtype=logp.dtype, device=logp.device)).sum(1)
+    # A plain product: guarding 0 * log(0) with a where would cost two more full-size passes (and their
+    # backward); log-probabilities are finite for finite logits, and clipped for probability inputs.
+    loss = -(wy * logp).sum(1)
     target_weight = None if cw is None else (target.to(logp.dtype) * cw).sum(1)
     return loss, target_weight, None
 
@@ -227,7 +228,9 @@ def softmax_cross_entropy(
         0, not NaN). Dense targets use ``log_softmax``. With dense targets and ``class_weight``, the ``"mean"``
         divides by :math:`\sum_i \sum_c w_c y_{ic}` (torch divides by N there), so one-hot targets give exactly
         the result of the matching index targets. The minimum over logits of the soft-target loss is the
-        target's entropy, not 0 (see :func:`categorical_kl_divergence`).
+        target's entropy, not 0 (see :func:`categorical_kl_divergence`). Logits must be finite: to mask a
+        class, use a large negative logit such as -1e4 rather than -inf (with dense targets -inf gives NaN, as
+        in torch).
 
     Example:
         >>> import torch
