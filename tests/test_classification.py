@@ -112,6 +112,9 @@ def test_keras_float32_clip_asymmetry(keras_oracle):
     torch.testing.assert_close(loss, torch.tensor([15.942385, 16.118095]))
     loss64 = binary_cross_entropy(torch.tensor([1.0, 0.0], dtype=torch.float64), torch.tensor([0.0, 1.0], dtype=torch.float64), reduction="none")
     torch.testing.assert_close(loss64, torch.full((2,), -math.log(1e-7), dtype=torch.float64), rtol=1e-6, atol=0)
+    # a correct, confident prediction costs -log1p(-1e-7) = 1.0e-7 (log(1 - q) would round to 1.19e-7 in float32)
+    tiny = binary_cross_entropy(torch.tensor([0.0, 1.0]), torch.tensor([0.0, 1.0]), reduction="none")
+    torch.testing.assert_close(tiny, torch.tensor([-math.log1p(-1e-7), -math.log(1 - 1.1920929e-07)]), rtol=1e-6, atol=0)
 
 
 def test_binary_entropy_is_keras_bce_at_pred_equals_true(keras_oracle):

@@ -155,8 +155,12 @@ def _check_pos_weight(pos_weight: torch.Tensor | float | None, shape: torch.Size
 
 
 def _binary_xent(y: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
-    """-(y log q + (1-y) log(1-q)) with 0 log 0 := 0 (``q`` already clipped)."""
-    return -(torch.xlogy(y, q) + torch.xlogy(1.0 - y, 1.0 - q))
+    """-(y log q + (1-y) log(1-q)) with 0 log 0 := 0 (``q`` already clipped).
+
+    ``log1p(-q)`` rather than ``log(1 - q)``: for small ``q`` the subtraction ``1 - q`` rounds (in float32,
+    ``-log(1 - 1e-7)`` would come out as 1.19e-7 instead of 1.0e-7).
+    """
+    return -(torch.xlogy(y, q) + torch.special.xlog1py(1.0 - y, -q))
 
 
 def _check_entropy_eps(eps: float) -> float:

@@ -131,7 +131,7 @@ def binary_kl_divergence(
     p, y = upcast(probs, target)
     y = y.to(p.dtype)
     p_hat, y_hat = p.clamp(eps, 1.0 - eps), y.clamp(eps, 1.0 - eps)
-    loss = (torch.xlogy(y, y_hat) - torch.xlogy(y, p_hat)) + (torch.xlogy(1.0 - y, 1.0 - y_hat) - torch.xlogy(1.0 - y, 1.0 - p_hat))
+    loss = (torch.xlogy(y, y_hat) - torch.xlogy(y, p_hat)) + (torch.special.xlog1py(1.0 - y, -y_hat) - torch.special.xlog1py(1.0 - y, -p_hat))
     # >= 0 in exact arithmetic; rounding can leave -1e-17 next to the minimum, where the gradient is ~0 anyway
     return reduce_loss(loss.clamp_min(0.0), reduction, weight, dtype=probs.dtype)
 
