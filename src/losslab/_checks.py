@@ -162,7 +162,8 @@ def check_in_range(
     if not validation_enabled() or x.numel() == 0:
         return
     check_finite(x, name)
-    xmin, xmax = float(x.detach().min()), float(x.detach().max())
+    lo, hi = torch.aminmax(x.detach())
+    xmin, xmax = float(lo), float(hi)
     bad_low = xmin < low if low_inclusive else xmin <= low
     if bad_low or xmax > high:
         interval = ("[" if low_inclusive else "(") + f"{low:g}, {high:g}]"

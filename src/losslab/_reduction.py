@@ -29,7 +29,8 @@ def reduce_loss(
 
     A mean over nothing (an empty batch, everything masked, all weights zero, a normalizer of 0) is 0 with a
     zero gradient, never NaN. Masked positions are replaced before multiplying, so a non-finite value there
-    cannot leak into the result or its gradient.
+    cannot leak into the result; its gradient stays finite only if the op that produced the value has a finite
+    derivative there too, so losses make ignored positions safe (e.g. class 0 for an ignored index) upstream.
 
     Args:
         loss: Unreduced loss.
