@@ -36,11 +36,6 @@ __all__ = [
     "BiTemperedBinaryLogisticLoss",
 ]
 
-_REFERENCE = (
-    "E. Amid, M. K. Warmuth, R. Anil, T. Koren. \"Robust Bi-Tempered Logistic Loss Based on Bregman "
-    "Divergences.\" NeurIPS 2019. https://arxiv.org/abs/1906.03361"
-)
-
 # The t < 1 normalization (and num_iters=None) is solved to |sum(p) - 1| <= _TOL_ULPS * eps(dtype); inside
 # torch.compile, where a data-dependent stopping test would break the graph, it runs a fixed _COMPILED_ITERS.
 _TOL_ULPS = 16

