@@ -562,8 +562,14 @@ def _classes_first(a: torch.Tensor) -> bool:
     return a.ndim == 2 and a.shape[1] <= 32 and a.shape[0] >= 4 * a.shape[1]
 
 
-def _from_layout(x: torch.Tensor, classes_first: bool) -> torch.Tensor:
-    return x.t() if classes_first else x
+def _scaled_grad(grad: torch.Tensor, g: torch.Tensor, classes_first: bool) -> torch.Tensor:
+    """``grad * g`` in the caller's ``(N, C)`` layout: the product is written through a transposed view of a
+    contiguous ``(N, C)`` result, so the multiply and the transpose back are one pass."""
+    if not classes_first:
+        return grad * g
+    out = torch.empty(grad.shape[::-1], dtype=grad.dtype, device=grad.device)
+    torch.mul(grad, g, out=out.t())
+    return out
 
 
 def _forward_any_layout(a, target, index, on, off, t1, t2, num_iters, need_a, need_y):
@@ -587,8 +593,8 @@ class _BiTemperedLoss(torch.autograd.Function):
         cd = 0 if ctx.classes_first else 1
         g = grad.unsqueeze(cd)
         return (
-            None if grad_a is None else _from_layout(grad_a * g, ctx.classes_first),
-            None if grad_y is None else _from_layout(grad_y * g, ctx.classes_first),
+            None if grad_a is None else _scaled_grad(grad_a, g, ctx.classes_first),
+            None if grad_y is None else _scaled_grad(grad_y, g, ctx.classes_first),
             None, None, None, None, None, None, None, None,
         )
 
