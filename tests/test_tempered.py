@@ -8,7 +8,6 @@ central finite differences, and an unrolled autograd reference written here from
 from __future__ import annotations
 
 import json
-import math
 
 import pytest
 import torch

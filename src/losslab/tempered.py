@@ -36,11 +36,6 @@ __all__ = [
     "BiTemperedBinaryLogisticLoss",
 ]
 
-_REFERENCE = (
-    "E. Amid, M. K. Warmuth, R. Anil, T. Koren. \"Robust Bi-Tempered Logistic Loss Based on Bregman "
-    "Divergences.\" NeurIPS 2019. https://arxiv.org/abs/1906.03361"
-)
-
 # The t < 1 normalization (and num_iters=None) is solved to |sum(p) - 1| <= _TOL_ULPS * eps(dtype); inside
 # torch.compile, where a data-dependent stopping test would break the graph, it runs a fixed _COMPILED_ITERS.
 _TOL_ULPS = 16
@@ -175,10 +170,11 @@ def _as_int(x: float, limit: int = 16) -> int | None:
     return None
 
 
-def _ipow(x: torch.Tensor, n: int, *, inplace: bool = False) -> torch.Tensor:
+def _ipow(x: torch.Tensor, n: int, *, inplace: bool = False, scratch: torch.Tensor | None = None) -> torch.Tensor:
     """``x ** n`` for a whole number ``n != 0`` by repeated squaring (a multiply costs ~1/20 of a real ``pow``).
 
-    With ``inplace=True`` the storage of ``x`` may be reused. Returns ``x`` itself when ``n == 1``.
+    With ``inplace=True`` the storage of ``x`` may be reused; ``scratch`` (same shape) is used for the first
+    square instead of a fresh allocation (fresh pages cost a page fault each). Returns ``x`` itself when ``n == 1``.
     """
     if n < 0:
         x = x.reciprocal_() if inplace else torch.reciprocal(x)
@@ -198,7 +194,11 @@ def _ipow(x: torch.Tensor, n: int, *, inplace: bool = False) -> torch.Tensor:
         n >>= 1
         if not n:
             return result
-        base, base_owned = (base.mul_(base), True) if base_owned else (base * base, True)
+        if base_owned:
+            base = base.mul_(base)
+        else:
+            base, base_owned = (base * base if scratch is None else torch.mul(base, base, out=scratch)), True
+            scratch = None
 
 
 def _pow(x: torch.Tensor, e: float, log_x: torch.Tensor | None = None) -> torch.Tensor:
@@ -211,10 +211,10 @@ def _pow(x: torch.Tensor, e: float, log_x: torch.Tensor | None = None) -> torch.
     return torch.exp(log_x * e)
 
 
-def _sum_pow_(x: torch.Tensor, e: float, dim: int) -> torch.Tensor:
-    """``sum(x ** e, dim, keepdim=True)`` for ``x >= 0``; overwrites ``x``."""
+def _sum_pow_(x: torch.Tensor, e: float, dim: int, scratch: torch.Tensor | None = None) -> torch.Tensor:
+    """``sum(x ** e, dim, keepdim=True)`` for ``x >= 0``; overwrites ``x`` (and ``scratch``)."""
     n = _as_int(e)
-    y = _ipow(x, n, inplace=True) if n is not None else x.log_().mul_(e).exp_()
+    y = _ipow(x, n, inplace=True, scratch=scratch) if n is not None else x.log_().mul_(e).exp_()
     return y.sum(dim, keepdim=True)
 
 
@@ -227,9 +227,11 @@ def _solve_fixed_point(a0: torch.Tensor, t: float, num_iters: int, dim: int) -> 
     k = 1.0 - t
     r = 1.0 / k
     zk = None  # Z^(1-t)
+    base = torch.empty_like(a0)  # two work buffers reused by every round
+    scratch = torch.empty_like(a0) if _as_int(r) is not None else None
     for _ in range(num_iters + 1):
-        base = a0 * k if zk is None else a0 * (zk * k)
-        z = _sum_pow_(base.add_(1.0), r, dim)
+        torch.mul(a0, k if zk is None else zk * k, out=base)
+        z = _sum_pow_(base.add_(1.0), r, dim, scratch)
         zk = torch.log(z).mul_(k).exp_()
     return zk.reciprocal()
 
@@ -464,7 +466,10 @@ def _bi_tempered_forward(
             qi = _as_int(q)
             if qi is None:
                 log_b = torch.log(b)
-            s = b if qi == 1 else _pow(b, q, log_b)
+            if qi == -1 and t2 > 1.0:  # (0.8, 1.2): s = 1/b, p = s^5; b is not needed any more
+                s = b.reciprocal_()
+            else:
+                s = b if qi == 1 else _pow(b, q, log_b)
             n = _as_int(1.0 / (1.0 - t1))
             p = _ipow(s, n) if n is not None and n != 1 else _pow(b, r, log_b)
         if not one and qi == -1:
@@ -476,7 +481,14 @@ def _bi_tempered_forward(
         del log_b
 
     # --- the loss: sum_c y (log_t1 y - log_t1 p) - (sum_c y^(2 - t1) - sum_c p^(2 - t1)) / (2 - t1)
-    sum_p2 = (p * s).sum(cd) if not one else (torch.ones_like(p.select(cd, 0)) if t2 == 1.0 else p.sum(cd))
+    # p^(2 - t1) is the escort weight p^t2 when t1 + t2 = 2 (as at (0.8, 1.2)): then it is summed once, later
+    shared = need_grad_a and not one and t2 != 1.0 and abs(2.0 - t1 - t2) < 1e-12
+    if one:
+        sum_p2 = torch.ones_like(p.select(cd, 0)) if t2 == 1.0 else p.sum(cd)
+    elif shared:
+        sum_p2 = None
+    else:
+        sum_p2 = (p * s).sum(cd)
     if index:
         k = target.unsqueeze(cd)
         if one:
@@ -489,7 +501,7 @@ def _bi_tempered_forward(
             cross = cross + off * sum_lt
         ylty = (C - 1) * _xlogt(off, t1) + _xlogt(on, t1)
         sum_y2 = (C - 1) * off ** (2.0 - t1) + on ** (2.0 - t1)
-        loss = (ylty - cross) - (sum_y2 - sum_p2) / (2.0 - t1)
+        loss = (ylty - cross) - sum_y2 / (2.0 - t1)
     else:
         y = target
         if one:
@@ -500,7 +512,9 @@ def _bi_tempered_forward(
         else:
             cross = ((y * s).sum(cd) - y.sum(cd)) / (1.0 - t1)
         sum_y2 = y.sum(cd) if one else y.pow(2.0 - t1).sum(cd)
-        loss = (_xlogt(y, t1).sum(cd) - cross) - (sum_y2 - sum_p2) / (2.0 - t1)
+        loss = (_xlogt(y, t1).sum(cd) - cross) - sum_y2 / (2.0 - t1)
+    if sum_p2 is not None:
+        loss = loss + sum_p2 / (2.0 - t1)
 
     # --- target gradient: d loss / d y_c = log_t1(y_c) - log_t1(p_c)
     grad_y = None
@@ -535,8 +549,10 @@ def _bi_tempered_forward(
     else:
         d = p - target if w is None else (p - target).mul_(w)
     escort = p if t2 == 1.0 else p.mul_(inv_b)
-    coef = d.sum(cd, keepdim=True) / escort.sum(cd, keepdim=True)
-    grad_a = d.sub_(escort.mul_(coef))
+    sum_escort = escort.sum(cd, keepdim=True)
+    if shared:
+        loss = loss + sum_escort.squeeze(cd) / (2.0 - t1)
+    grad_a = d.sub_(escort.mul_(d.sum(cd, keepdim=True) / sum_escort))
     return loss, grad_a, grad_y
 
 
@@ -546,8 +562,14 @@ def _classes_first(a: torch.Tensor) -> bool:
     return a.ndim == 2 and a.shape[1] <= 32 and a.shape[0] >= 4 * a.shape[1]
 
 
-def _from_layout(x: torch.Tensor, classes_first: bool) -> torch.Tensor:
-    return x.t() if classes_first else x
+def _scaled_grad(grad: torch.Tensor, g: torch.Tensor, classes_first: bool) -> torch.Tensor:
+    """``grad * g`` in the caller's ``(N, C)`` layout: the product is written through a transposed view of a
+    contiguous ``(N, C)`` result, so the multiply and the transpose back are one pass."""
+    if not classes_first:
+        return grad * g
+    out = torch.empty(grad.shape[::-1], dtype=grad.dtype, device=grad.device)
+    torch.mul(grad, g, out=out.t())
+    return out
 
 
 def _forward_any_layout(a, target, index, on, off, t1, t2, num_iters, need_a, need_y):
@@ -571,8 +593,8 @@ class _BiTemperedLoss(torch.autograd.Function):
         cd = 0 if ctx.classes_first else 1
         g = grad.unsqueeze(cd)
         return (
-            None if grad_a is None else _from_layout(grad_a * g, ctx.classes_first),
-            None if grad_y is None else _from_layout(grad_y * g, ctx.classes_first),
+            None if grad_a is None else _scaled_grad(grad_a, g, ctx.classes_first),
+            None if grad_y is None else _scaled_grad(grad_y, g, ctx.classes_first),
             None, None, None, None, None, None, None, None,
         )
 
