@@ -8,6 +8,7 @@ the resident-set high-water mark during one call (see :func:`peak_memory`).
 from __future__ import annotations
 
 import ctypes
+import os
 import statistics
 import time
 from collections.abc import Callable
@@ -37,30 +38,43 @@ def _status(field: str) -> int:
     raise RuntimeError(f"{field} not in /proc/self/status")
 
 
-def _return_freed_memory_to_os() -> None:
-    # A fixed mmap threshold (which also stops glibc from raising it after frees) makes every large tensor its
-    # own mapping, returned to the OS when freed, so the resident-set high-water mark follows live tensors.
-    try:
-        ctypes.CDLL("libc.so.6").mallopt(-3, 1 << 16)  # M_MMAP_THRESHOLD
-    except OSError:  # not glibc: peak numbers then include allocator caching
-        pass
-
-
-_return_freed_memory_to_os()
-
-
 def peak_memory(fn: Callable[[], object]) -> int:
     """Peak resident bytes above the starting point during one call of ``fn`` (after one warm-up call).
 
-    Read from the kernel's high-water mark (``VmHWM``, reset through ``/proc/self/clear_refs``), so it counts
-    every allocation, torch's and others', at page granularity. Linux only.
+    Measured in a forked child so that timing in the parent keeps the default allocator: the child fixes
+    glibc's mmap threshold (which also stops glibc from raising it after frees), so every large tensor is its
+    own mapping, returned to the OS when freed, and trims the heap before the measured call; the kernel's resident-set high-water mark (``VmHWM``, reset
+    through ``/proc/self/clear_refs``) follows the live tensors at page granularity. Linux only.
     """
-    fn()
-    with open("/proc/self/clear_refs", "w") as f:
-        f.write("5")
-    base = _status("VmRSS")
-    fn()
-    return max(_status("VmHWM") - base, 0)
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # child
+        code = 1
+        try:
+            os.close(read_end)
+            try:
+                libc = ctypes.CDLL("libc.so.6")
+                libc.mallopt(-3, 1 << 16)  # M_MMAP_THRESHOLD
+            except OSError:  # not glibc: the number then includes allocator caching
+                libc = None
+            fn()
+            if libc is not None:
+                libc.malloc_trim(0)  # give back the free heap pages, so reusing them counts again
+            with open("/proc/self/clear_refs", "w") as f:
+                f.write("5")
+            base = _status("VmRSS")
+            fn()
+            os.write(write_end, str(max(_status("VmHWM") - base, 0)).encode())
+            code = 0
+        finally:
+            os._exit(code)
+    os.close(write_end)
+    with os.fdopen(read_end) as f:
+        out = f.read()
+    _, status = os.waitpid(pid, 0)
+    if status != 0 or not out:
+        raise RuntimeError("peak_memory: the measuring child process failed")
+    return int(out)
 
 
 def forward_backward(
