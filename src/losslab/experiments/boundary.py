@@ -2,17 +2,19 @@
 
 Synthetic data: noisy textured 48x48 images with one or two small, low-contrast elliptical lesions (radius 2-3.5 px,
 so 4-7 px across: small next to the image, foreground ~1.3% of the pixels, yet with an interior, so the signed
-distance map is informative) among decoys (faint larger blobs, bright single pixels). A tiny U-Net is trained from
-the same initial weights and batch order with generalized Dice alone (alpha = 1 throughout) and with
-:class:`losslab.RebalancedLoss` (alpha L_GDL + (1 - alpha) L_B) on the paper's schedule: alpha = 1 in the first
-epoch, lowered by a constant step after every epoch until it reaches 0.01 half-way through training (the paper: 0.01
-per epoch, reaching 0.01 after ~100 of 200 epochs; here the step is scaled to the epoch budget). Dice and the 95%
+distance map is informative) among decoys (faint larger blobs, bright single pixels). A tiny U-Net is first trained
+in a generalized-Dice phase (alpha = 1, standing in for the paper's first epochs, each hundreds of minibatches long,
+in which alpha is still ~1); from the same weights, optimizer state and batch order it then continues with
+generalized Dice alone, or with :class:`losslab.RebalancedLoss` (alpha L_GDL + (1 - alpha) L_B) with alpha lowered
+by a constant step after every epoch until it reaches 0.01 half-way (the paper: 0.01 per epoch, reaching 0.01 after
+~100 of 200 epochs; here the step is scaled to the epoch budget). Dice and the 95%
 Hausdorff distance are computed per held-out image (the paper computes them per patient volume) and averaged over
 images, then over seeds; the claim is judged on the aggregate.
 """
 
 from __future__ import annotations
 
+import copy
 import math
 import time
 from pathlib import Path
@@ -37,11 +39,11 @@ EXPECTED = (
     "On highly unbalanced segmentation, adding the boundary loss to generalized Dice (with the rebalancing "
     "schedule) improves Dice and the 95% Hausdorff distance over generalized Dice alone."
 )
-# alpha reaches min_alpha (0.01) after half of the epochs, as 0.01/epoch does over the paper's 200 epochs
+# after `warmup` GDL epochs, alpha reaches 0.01 half-way through `epochs`, as 0.01/epoch does in the paper's 200
 PROFILES = {
-    "smoke": dict(seeds=1, n_train=16, n_test=8, epochs=2, size=32, width=4, batch_size=8, lr=5e-3),
-    "quick": dict(seeds=3, n_train=64, n_test=48, epochs=20, size=48, width=6, batch_size=8, lr=5e-3),
-    "full": dict(seeds=5, n_train=160, n_test=96, epochs=40, size=48, width=8, batch_size=8, lr=5e-3),
+    "smoke": dict(seeds=1, n_train=16, n_test=8, warmup=1, epochs=2, size=32, width=4, batch_size=8, lr=1e-2),
+    "quick": dict(seeds=3, n_train=64, n_test=48, warmup=12, epochs=12, size=48, width=6, batch_size=8, lr=1e-2),
+    "full": dict(seeds=5, n_train=128, n_test=96, warmup=20, epochs=20, size=48, width=8, batch_size=8, lr=1e-2),
 }
 PAPER_NUMBERS = {
     "ISLES (Dice, HD95 mm)": {"GDL": [0.575, 3.30], "GDL + boundary": [0.656, 3.17]},
@@ -141,22 +143,12 @@ def hausdorff95(pred: np.ndarray, gt: np.ndarray) -> float:
 # the experiment
 
 
-def _train(data: dict, cfg: dict, seed: int, variant: str, progress: Progress) -> tuple[nn.Module, list[float]]:
-    """Train one variant from the seed's initial weights and batch order; returns the model and alpha per epoch.
-
-    Both variants share the initialization, the optimizer (Adam) and the order of the minibatches, so the only
-    difference is the loss. ``"gdl"`` keeps alpha = 1; ``"gdl+boundary"`` follows the paper's schedule: alpha = 1
-    for the first epoch, then lowered after every epoch by :func:`_decrement` down to 0.01.
-    """
-    torch.manual_seed(seed)
-    model = TinyUNet(width=cfg["width"])
-    opt = torch.optim.Adam(model.parameters(), lr=cfg["lr"])
-    g = torch.Generator().manual_seed(seed)
-    decrement = _decrement(cfg["epochs"]) if variant == "gdl+boundary" else 0.0
-    loss_fn = RebalancedLoss(GeneralizedDiceLoss(), BoundaryLoss(), decrement=decrement)
+def _epochs(model: nn.Module, opt: torch.optim.Optimizer, loss_fn: RebalancedLoss, data: dict, cfg: dict, epochs: int,
+            g: torch.Generator, progress: Progress, desc: str) -> list[float]:
+    """``epochs`` epochs of minibatch Adam; ``loss_fn.step()`` after each epoch; returns alpha per epoch."""
     x, y, d = data["x"], data["y"], data["dist"]
     alphas = []
-    for _ in progress(range(cfg["epochs"]), desc=f"{NAME} {variant} seed {seed}", total=cfg["epochs"]):
+    for _ in progress(range(epochs), desc=desc, total=epochs):
         alphas.append(float(loss_fn.alpha))
         model.train()
         for idx in torch.randperm(len(x), generator=g).split(cfg["batch_size"]):
@@ -165,7 +157,39 @@ def _train(data: dict, cfg: dict, seed: int, variant: str, progress: Progress) -
             loss.backward()
             opt.step()
         loss_fn.step()
-    return model, alphas
+    return alphas
+
+
+def _train_pair(data: dict, cfg: dict, seed: int, progress: Progress) -> tuple[dict[str, nn.Module], list[float]]:
+    """Shared generalized-Dice phase (alpha = 1), then both variants continue from the same weights and optimizer.
+
+    The paper's alpha falls by 0.01 per epoch, and one of its epochs is hundreds of minibatches, so the network
+    has converged under an almost pure GDL objective long before the boundary term weighs much. Our whole budget is a
+    few hundred minibatches, so the schedule is compressed in two phases: ``warmup`` epochs at alpha = 1 (the paper's
+    early epochs), then, from the same state, ``"gdl"`` keeps alpha = 1 and ``"gdl+boundary"`` lowers alpha after each
+    epoch by :func:`_decrement` down to 0.01, reached half-way through the ``epochs`` (as 0.01 is reached after ~100
+    of the paper's 200 epochs). Both variants see the same minibatch order.
+    """
+    torch.manual_seed(seed)
+    model = TinyUNet(width=cfg["width"])
+    opt = torch.optim.Adam(model.parameters(), lr=cfg["lr"])
+    g = torch.Generator().manual_seed(seed)
+    gdl = GeneralizedDiceLoss()
+    _epochs(model, opt, RebalancedLoss(gdl, BoundaryLoss(), decrement=0.0), data, cfg, cfg["warmup"], g, progress,
+            f"{NAME} GDL phase seed {seed}")
+    state = (copy.deepcopy(model.state_dict()), copy.deepcopy(opt.state_dict()), g.get_state())
+    models, alphas = {}, []
+    for variant in ("gdl", "gdl+boundary"):
+        model.load_state_dict(state[0])
+        opt.load_state_dict(state[1])
+        g.set_state(state[2])
+        decrement = _decrement(cfg["epochs"]) if variant == "gdl+boundary" else 0.0
+        a = _epochs(model, opt, RebalancedLoss(gdl, BoundaryLoss(), decrement=decrement), data, cfg, cfg["epochs"], g,
+                    progress, f"{NAME} {variant} seed {seed}")
+        if variant == "gdl+boundary":
+            alphas = [1.0] * cfg["warmup"] + a
+        models[variant] = copy.deepcopy(model)
+    return models, alphas
 
 
 @torch.no_grad()
@@ -176,6 +200,23 @@ def _evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[float
     dice = float(np.mean([dice_score(p, t) for p, t in zip(pred, gt)]))
     hd = float(np.mean([hausdorff95(p, t) for p, t in zip(pred, gt)]))
     return dice, hd, pred
+
+
+def _reason(per_seed: list[dict], cfg: dict) -> str:
+    """The likely reason the claim did not show, read from the per-seed numbers."""
+    collapsed = sum(r["gdl+boundary"]["dice"] < 0.05 <= r["gdl"]["dice"] for r in per_seed)
+    if collapsed:
+        return (
+            f"Likely reason: on {collapsed}/{len(per_seed)} seeds the rebalanced net collapsed to (near) empty masks once "
+            "alpha was small: the boundary term's positive distances outside the lesions outweigh its small negative "
+            "interior unless the net is already confident, and the paper reaches alpha = 0.01 only after ~100 epochs "
+            "of a converged ENet, far more training than this budget."
+        )
+    return (
+        "Likely reason: the paper's gain comes from GDL's unstable training on real lesions (ISLES, WMH) over 200 "
+        f"epochs; here GDL alone trains stably on synthetic lesions in {cfg['warmup'] + cfg['epochs']} epochs, which "
+        "leaves the boundary term little to correct."
+    )
 
 
 def run(profile: str = "quick", *, seed: int = 0, out_dir: str | Path | None = None, progress: Progress | None = None) -> Result:
@@ -195,9 +236,9 @@ def run(profile: str = "quick", *, seed: int = 0, out_dir: str | Path | None = N
         data = {"x": x, "y": y, "dist": dist}
         row = {"seed": run_seed, "foreground_fraction": float(y.float().mean())}
         preds = {}
+        models, alphas = _train_pair(data, cfg, run_seed, progress)
         for variant in ("gdl", "gdl+boundary"):
-            model, alphas = _train(data, cfg, run_seed, variant, progress)
-            dice, hd, pred = _evaluate(model, xt, yt)
+            dice, hd, pred = _evaluate(models[variant], xt, yt)
             row[variant] = {"dice": dice, "hd95": hd}
             preds[variant] = pred
         row["alpha_schedule"] = [round(a, 4) for a in alphas]
@@ -217,6 +258,7 @@ def run(profile: str = "quick", *, seed: int = 0, out_dir: str | Path | None = N
         "dice_gain_wins": int(sum(r["gdl+boundary"]["dice"] > r["gdl"]["dice"] for r in per_seed)),
         "hd95_wins": int(sum(r["gdl+boundary"]["hd95"] < r["gdl"]["hd95"] for r in per_seed)),
         "epochs": cfg["epochs"],
+        "warmup": cfg["warmup"],
         "alpha_decrement": _decrement(cfg["epochs"]),
     }
     d_gain = metrics["gdl+boundary"]["dice"] - metrics["gdl"]["dice"]
@@ -229,16 +271,13 @@ def run(profile: str = "quick", *, seed: int = 0, out_dir: str | Path | None = N
     )
     verdict = (
         f"Over {len(per_seed)} seeds (foreground {100 * metrics['foreground_fraction']:.2f}% of pixels, "
-        f"{cfg['epochs']} epochs, alpha 1 -> 0.01 by {metrics['alpha_decrement']:.3f}/epoch), GDL + boundary "
+        f"{cfg['warmup']} GDL epochs then {cfg['epochs']} epochs with alpha 1 -> 0.01 by {metrics['alpha_decrement']:.3f}/epoch), GDL + boundary "
         f"reaches Dice {metrics['gdl+boundary']['dice']:.3f} vs {metrics['gdl']['dice']:.3f} for GDL alone "
         f"({'+' if d_gain >= 0 else ''}{d_gain:.3f}; better on {metrics['dice_gain_wins']}/{len(per_seed)} seeds) and "
         f"HD95 {metrics['gdl+boundary']['hd95']:.2f} vs {metrics['gdl']['hd95']:.2f} px (lower on "
         f"{metrics['hd95_wins']}/{len(per_seed)} seeds; per seed, GDL Dice/HD95 -> GDL+boundary: {pairs}): the claim "
         + ("holds on the aggregate." if holds else (
-            "does not hold on the aggregate here. Likely reason: the paper's gain comes from GDL's unstable training on "
-            "real lesions (ISLES, WMH) over 200 epochs; on these synthetic lesions a small U-Net trained for "
-            f"{cfg['epochs']} epochs gives the boundary term little to correct, and the gap is within the seed-to-seed "
-            "spread."))
+            "does not hold on the aggregate here. " + _reason(per_seed, cfg)))
     )
     rows = [
         ["GDL", metrics["gdl"]["dice"], metrics["gdl"]["hd95"], "0.575 / 3.30", "0.727 / 1.45"],
