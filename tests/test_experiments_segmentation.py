@@ -63,5 +63,25 @@ def test_metrics_by_hand():
 
 
 def test_blobs_are_highly_unbalanced():
-    _, labels = make_blobs(np.random.default_rng(0), 64, 32)
+    _, labels = make_blobs(np.random.default_rng(0), 64, 48)
     assert 0.005 < labels.float().mean().item() < 0.02
+
+
+def test_boundary_f_small_tolerance_needs_exact_edges():
+    a = np.zeros((9, 9), bool)
+    a[2:5, 2:5] = True
+    assert boundary_f_score(a, a, tolerance=0.5) == 1.0
+    # shifted by one pixel: only the edge pixels that still overlap match (4 of 8 on each side)
+    assert boundary_f_score(a, np.roll(a, 1, axis=0), tolerance=0.5) == pytest.approx(0.5)
+
+
+def test_strands_coarse_labels_contain_the_precise_ones():
+    from losslab.experiments.gradient import make_strands
+
+    images, fine, coarse = make_strands(np.random.default_rng(0), 8, 48)
+    assert images.shape == (8, 3, 48, 48) and float(images.min()) >= 0 and float(images.max()) <= 1
+    assert bool((coarse >= fine).all()) and coarse.sum() > 1.3 * fine.sum()
+    # the strands' edges are image edges: the strand pixels are darker than the pixels just outside them
+    grey = images.mean(1)
+    ring = coarse.bool() & ~fine.bool()
+    assert grey[fine.bool()].mean() < grey[ring].mean() - 0.15
