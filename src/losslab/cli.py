@@ -241,9 +241,12 @@ def activation_warning(spec: registry.LossSpec, activation: str) -> str | None:
         if act == "softmax":
             return f"softmax couples the outputs (they sum to 1); {name} needs an independent sigmoid per output"
         return f"{act} outputs lie in {_range(act)}; {name} needs sigmoid probabilities in (0, 1)"
-    if wants == "linear" and spec.input_kind in ("logits", "activations") and act != "linear":
+    if wants == "linear" and spec.input_kind in ("logits", "activations") and act in ("softmax", "sigmoid"):
         return (f"{name} takes raw scores (logits) and applies its own link; a {act} before it squashes them "
                 f"twice — use a linear output layer")
+    if wants == "linear" and spec.input_kind in ("logits", "activations") and act != "linear":
+        return (f"{act} outputs lie in {_range(act)}; {name} needs unbounded raw scores (logits), so its loss "
+                f"cannot approach 0 — use a linear output layer")
     if wants == "linear" and spec.input_kind == "real values" and act in ("sigmoid", "tanh", "softmax"):
         return f"{act} outputs lie in {_range(act)}; {name} can only fit targets inside that range (rescale them)"
     if wants == "tanh" and act in ("sigmoid", "softmax", "relu", "softplus", "exp"):
@@ -300,8 +303,6 @@ def _cmd_recommend(args: argparse.Namespace) -> int:
         if activation not in ACTIVATIONS:
             print(f"unknown activation {args.activation!r}; expected one of {sorted(ACTIVATIONS)}", file=sys.stderr)
             return 2
-        # losses that fit the activation move ahead of those that do not (the rules' order is kept otherwise)
-        ranked = sorted(ranked, key=lambda sr: activation_warning(sr[0], activation) is not None)
     for i, (spec, reason) in enumerate(ranked, 1):
         print(f"{i:>2}. {spec.name:<34} {reason}")
         print(f"    {'':<34} pairs with: {spec.activation}")

@@ -153,7 +153,7 @@ def plot_bce_soft(out: str | Path = "bce_soft.png") -> Path:
     """Binary cross-entropy against the prediction for soft targets; each minimum is at prediction = target."""
     bce = _need("binary_cross_entropy")
     plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(7.6, 4.8), constrained_layout=True)
+    fig, ax = plt.subplots(figsize=(8.4, 4.8), constrained_layout=True)
     p = torch.linspace(1e-3, 1 - 1e-3, 500, dtype=torch.float64)
     cmap = plt.get_cmap("plasma")
     targets = (0.1, 0.3, 0.5, 0.7, 0.9)
@@ -178,7 +178,7 @@ def plot_bce_soft(out: str | Path = "bce_soft.png") -> Path:
             bbox={"boxstyle": "round", "fc": "white", "ec": "0.8"})
     ax.set(xlabel="prediction (probability)", ylabel="binary cross-entropy", ylim=(0, 3.2), xlim=(0, 1),
            title="Soft targets: the minimum is at prediction = target (dots), and it is not 0")
-    ax.legend(frameon=False, loc="upper right")
+    ax.legend(frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     ax.grid(alpha=0.25)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
