@@ -76,12 +76,16 @@ def _run_line(results: dict[str, Any]) -> str:
     bits = [
         f"profile `{results['profile']}`",
         f"seed {results['seed']}",
-        f"{results.get('jobs', 1)} parallel single-threaded jobs",
+        _jobs_phrase(int(results.get("jobs", 1))),
         f"{float(results.get('total_seconds', 0.0)):.0f} s wall-clock",
     ]
     if env:
         bits.append(f"losslab {env.get('losslab', '?')}, torch {env.get('torch', '?')}, Python {env.get('python', '?')}")
     return "Run: " + "; ".join(bits) + "."
+
+
+def _jobs_phrase(jobs: int) -> str:
+    return "1 single-threaded job" if jobs == 1 else f"{jobs} parallel single-threaded jobs"
 
 
 def _md_cell(text: str) -> str:
