@@ -91,6 +91,7 @@ def run_one(
     out_dir: str | os.PathLike[str],
     progress: Callable[..., Iterable[Any]] | None = None,
     threads: int | None = 1,
+    module_name: str | None = None,
 ) -> dict[str, Any]:
     """Run one experiment and return its record for ``results.json`` (never raises for a failing experiment).
 
@@ -101,6 +102,8 @@ def run_one(
         out_dir: The report folder; the experiment's figures go to ``out_dir/<name>/``.
         progress: ``progress(iterable, desc=..., total=...)`` passed to the experiment.
         threads: ``torch.set_num_threads`` for the run (``None`` leaves it alone).
+        module_name: The experiment's module (e.g. ``"losslab.experiments.imbalance"``); a worker process then
+            imports only that module instead of discovering every experiment.
 
     Returns:
         ``Result.to_dict()`` with figure paths relative to ``out_dir`` and ``error: None``; or, when the
@@ -112,10 +115,12 @@ def run_one(
 
     if threads is not None:
         torch.set_num_threads(threads)
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     module = None
     try:
-        module = load(name)
+        module = _import(module_name) if module_name else load(name)
+        if getattr(module, "NAME", None) != name:
+            raise KeyError(f"module {module.__name__} defines NAME {getattr(module, 'NAME', None)!r}, not {name!r}")
         exp_dir = Path(out_dir) / name
         exp_dir.mkdir(parents=True, exist_ok=True)
         result = module.run(profile, seed=seed, out_dir=exp_dir, progress=progress or _silent)
@@ -123,12 +128,19 @@ def run_one(
         record = result.to_dict()
         record["figures"] = [_relative_figure(f, exp_dir, Path(out_dir), name) for f in result.figures]
         record["seconds"] = round(seconds, 2)
+        record["cpu_seconds"] = round(time.process_time() - cpu_start, 2)
         record["holds"] = bool(result.holds)
         record["error"] = None
         return record
     except Exception as e:  # noqa: BLE001 - a failing experiment is recorded, not raised
         seconds = time.perf_counter() - start
         return _error_record(name, module, profile, seed, seconds, e)
+
+
+def _import(module_name: str) -> Any:
+    import importlib
+
+    return importlib.import_module(module_name)
 
 
 def _silent(iterable: Iterable[Any], **_: Any) -> Iterator[Any]:
@@ -168,8 +180,9 @@ def _error_record(
     }
 
 
-def _worker(name: str, profile: str, seed: int, out_dir: str, events: Any) -> dict[str, Any]:
-    return run_one(name, profile, seed, out_dir, progress=_QueueProgress(name, events), threads=1)
+def _worker(name: str, module_name: str | None, profile: str, seed: int, out_dir: str, events: Any) -> dict[str, Any]:
+    return run_one(name, profile, seed, out_dir, progress=_QueueProgress(name, events), threads=1,
+                   module_name=module_name)
 
 
 def _worker_init() -> None:
@@ -251,7 +264,8 @@ def _run_pool(
     records: dict[str, dict[str, Any]] = {}
     try:
         with cf.ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_worker_init) as pool:
-            futures = {pool.submit(_worker, n, profile, seed, str(out), events): n for n in names}
+            modules = _module_names(names)
+            futures = {pool.submit(_worker, n, modules.get(n), profile, seed, str(out), events): n for n in names}
             for fut in cf.as_completed(futures):
                 name = futures[fut]
                 try:
@@ -267,11 +281,25 @@ def _run_pool(
                         pass
                 events.put((name, None, -1, None))  # tells the listener to close this job's bar
                 _finish(overall, records[name])
+            # Every result is in: end the idle workers now rather than wait seconds for torch's interpreter teardown.
+            for process in list((getattr(pool, "_processes", None) or {}).values()):
+                process.terminate()
     finally:
         stop.set()
         listener.join(timeout=2)
         manager.shutdown()
     return records
+
+
+def _module_names(names: Sequence[str]) -> dict[str, str]:
+    """``{NAME: module path}`` for the experiments the parent already discovered."""
+    from . import available
+
+    try:
+        known = available()
+    except Exception:  # noqa: BLE001 - the workers then discover the experiments themselves
+        return {}
+    return {n: known[n].__name__ for n in names if n in known}
 
 
 def _draw_events(events: Any, stop: threading.Event, show: bool, jobs: int) -> None:
