@@ -21,6 +21,10 @@ from typing import Any
 
 __all__ = ["status", "summary_rows", "render_markdown", "render_html", "write_report", "markdown_to_html"]
 
+SMOKE_NOTE = (
+    "This is the smoke profile: it only checks that every experiment runs end to end, on budgets far too small to "
+    "test a claim. Read the verdicts of `--profile quick` or `--profile full`."
+)
 _STATUS = {True: "holds", False: "does not hold", None: "error"}
 _ICON = {True: "✅", False: "❌", None: "⚠️"}
 
@@ -98,7 +102,10 @@ def _md_cell(text: str) -> str:
 
 def render_markdown(results: dict[str, Any]) -> str:
     """``report.md``: the summary table, then one section per experiment; figure links are relative."""
-    out = ["# losslab: do the papers' claims hold here?", "", _run_line(results), "", f"**{_headline(results)}**", ""]
+    out = ["# losslab: do the papers' claims hold here?", "", _run_line(results), ""]
+    if results.get("profile") == "smoke":
+        out += [f"> {SMOKE_NOTE}", ""]
+    out += [f"**{_headline(results)}**", ""]
     out += ["| experiment | claim | result | key numbers | seconds |", "|---|---|---|---|---:|"]
     for row in summary_rows(results):
         key = _holds_key(results["experiments"][row["name"]])
@@ -159,6 +166,7 @@ main { max-width: 1080px; margin: 0 auto; padding: 28px 32px 60px; }
 h1 { font-size: 28px; margin: 0 0 4px; }
 h2 { font-size: 21px; margin: 44px 0 6px; padding-top: 14px; border-top: 1px solid var(--line); }
 .run { color: var(--muted); margin: 0 0 14px; font-size: 13px; }
+.note { background: #fff8c5; border: 1px solid #d4a72c; border-radius: 6px; padding: 8px 12px; font-size: 14px; }
 .headline { font-size: 17px; font-weight: 600; margin: 10px 0 16px; }
 table { border-collapse: collapse; margin: 10px 0 18px; font-size: 13.5px; }
 th, td { border: 1px solid var(--line); padding: 5px 9px; text-align: left; vertical-align: top; }
@@ -194,6 +202,7 @@ def render_html(results: dict[str, Any], out_dir: str | Path | None = None) -> s
     body = [
         "<h1>losslab: do the papers' claims hold here?</h1>",
         f'<p class="run">{_inline(_run_line(results))}</p>',
+        f'<p class="note">{_inline(SMOKE_NOTE)}</p>' if results.get("profile") == "smoke" else "",
         f'<p class="headline">{e(_headline(results))}</p>',
         '<table class="summary"><thead><tr><th>experiment</th><th>claim</th><th>result</th><th>key numbers</th>'
         '<th class="num">seconds</th></tr></thead><tbody>',
