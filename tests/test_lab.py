@@ -291,3 +291,12 @@ def test_imbalance_same_seed_same_numbers():
     b = imbalance.run("smoke", seed=3).to_dict()
     a.pop("seconds"), b.pop("seconds")
     assert a == b
+
+
+def test_smoke_report_warns_that_verdicts_mean_little(tmp_path):
+    results = _fake_results(tmp_path)
+    results["profile"] = "smoke"
+    assert report.SMOKE_NOTE in report.render_markdown(results)
+    assert "only checks that every experiment runs" in report.render_html(results, tmp_path)
+    results["profile"] = "quick"
+    assert "only checks that every experiment runs" not in report.render_html(results, tmp_path)
