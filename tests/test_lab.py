@@ -148,7 +148,7 @@ def _fake_results(tmp_path: Path) -> dict:
             "name": name, "title": f"Title of {name}", "paper": "Paper <2020>", "expected": f"Claim of {name}.",
             "profile": "quick", "seed": 0, "metrics": {"ap": [0.1, 0.2]}, "holds": holds,
             "verdict": f"`x` is **{name}** & 0.5 < 0.7", "table": "| loss | AP |\n|---|---:|\n| CE | 0.379 |\n| focal | 40% |",
-            "figures": list(figures), "paper_numbers": None, "seconds": 12.34, "error": error,
+            "figures": list(figures), "paper_numbers": None, "seconds": 12.34, "cpu_seconds": 3.21, "error": error,
         }
 
     return {
@@ -167,7 +167,7 @@ def test_status_and_summary_rows(tmp_path):
     rows = report.summary_rows(results)
     assert [r["status"] for r in rows] == ["holds", "does not hold", "error"]
     assert rows[2]["key"] == "ValueError: boom"
-    assert rows[0]["seconds"] == "12.3"
+    assert rows[0]["seconds"] == "12.3" and rows[0]["cpu"] == "3.2"
 
 
 def test_markdown_report(tmp_path):
@@ -179,6 +179,7 @@ def test_markdown_report(tmp_path):
     assert "| [no](#no) | Claim of no. | ❌ does not hold |" in md
     assert "> ❌ **The claim does not hold here.**" in md
     assert "![ok: fig](ok/fig.png)" in md
+    assert "| 12.3 | 3.2 |" in md and "10 CPU s in the experiments" in md
 
 
 def test_html_report_is_self_contained(tmp_path):

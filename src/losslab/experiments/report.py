@@ -57,6 +57,7 @@ def summary_rows(results: dict[str, Any]) -> list[dict[str, str]]:
                 "status": status(r),
                 "key": r["error"] if r.get("error") else r.get("verdict", ""),
                 "seconds": f"{float(r.get('seconds', 0.0)):.1f}",
+                "cpu": f"{float(r['cpu_seconds']):.1f}" if r.get("cpu_seconds") is not None else "-",
             }
         )
     return rows
@@ -83,6 +84,9 @@ def _run_line(results: dict[str, Any]) -> str:
         _jobs_phrase(int(results.get("jobs", 1))),
         f"{float(results.get('total_seconds', 0.0)):.0f} s wall-clock",
     ]
+    cpu = [r.get("cpu_seconds") for r in results["experiments"].values()]
+    if cpu and all(c is not None for c in cpu):
+        bits.append(f"{sum(cpu):.0f} CPU s in the experiments")
     if env:
         bits.append(f"losslab {env.get('losslab', '?')}, torch {env.get('torch', '?')}, Python {env.get('python', '?')}")
     return "Run: " + "; ".join(bits) + "."
@@ -106,12 +110,12 @@ def render_markdown(results: dict[str, Any]) -> str:
     if results.get("profile") == "smoke":
         out += [f"> {SMOKE_NOTE}", ""]
     out += [f"**{_headline(results)}**", ""]
-    out += ["| experiment | claim | result | key numbers | seconds |", "|---|---|---|---|---:|"]
+    out += ["| experiment | claim | result | key numbers | seconds | CPU s |", "|---|---|---|---|---:|---:|"]
     for row in summary_rows(results):
         key = _holds_key(results["experiments"][row["name"]])
         out.append(
             f"| [{row['name']}](#{_anchor(row['name'])}) | {_md_cell(row['claim'])} | {_ICON[key]} {row['status']} "
-            f"| {_md_cell(row['key'])} | {row['seconds']} |"
+            f"| {_md_cell(row['key'])} | {row['seconds']} | {row['cpu']} |"
         )
     out.append("")
     for name, r in results["experiments"].items():
@@ -205,7 +209,8 @@ def render_html(results: dict[str, Any], out_dir: str | Path | None = None) -> s
         f'<p class="note">{_inline(SMOKE_NOTE)}</p>' if results.get("profile") == "smoke" else "",
         f'<p class="headline">{e(_headline(results))}</p>',
         '<table class="summary"><thead><tr><th>experiment</th><th>claim</th><th>result</th><th>key numbers</th>'
-        '<th class="num">seconds</th></tr></thead><tbody>',
+        '<th class="num">seconds</th><th class="num" title="CPU time of the job: what the run costs on an idle '
+        'core">CPU s</th></tr></thead><tbody>',
     ]
     for row in summary_rows(results):
         key = _holds_key(results["experiments"][row["name"]])
@@ -213,7 +218,7 @@ def render_html(results: dict[str, Any], out_dir: str | Path | None = None) -> s
         body.append(
             f'<tr><td><a href="#{_anchor(row["name"])}">{e(row["name"])}</a></td><td>{e(row["claim"])}</td>'
             f'<td><span class="badge {cls}">{label}</span></td><td>{_inline(row["key"])}</td>'
-            f'<td class="num">{row["seconds"]}</td></tr>'
+            f'<td class="num">{row["seconds"]}</td><td class="num">{row["cpu"]}</td></tr>'
         )
     body.append("</tbody></table>")
     for name, r in results["experiments"].items():
