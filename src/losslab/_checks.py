@@ -162,7 +162,7 @@ def check_in_range(
     if not validation_enabled() or x.numel() == 0:
         return
     check_finite(x, name)
-    xmin, xmax = float(x.min()), float(x.max())
+    xmin, xmax = float(x.detach().min()), float(x.detach().max())
     bad_low = xmin < low if low_inclusive else xmin <= low
     if bad_low or xmax > high:
         interval = ("[" if low_inclusive else "(") + f"{low:g}, {high:g}]"
