@@ -148,6 +148,17 @@ def test_recommend_activation_warning_in_output(capsys):
     assert "warning: tanh outputs lie in [-1, 1]; mse loss can only fit targets inside that range" in out
 
 
+@pytest.mark.skipif("categorical_cross_entropy" not in {s.name for s in registry.all_specs()}, reason="classification has not landed")
+def test_recommend_single_label_with_tanh_warns_and_points_to_a_fit(capsys):
+    assert main(["recommend", "--task", "single-label", "--activation", "softmax"]) == 0
+    out = capsys.readouterr().out
+    assert "1. softmax_cross_entropy" in out
+    assert "with a softmax output, categorical_cross_entropy (#" in out
+    assert main(["recommend", "--task", "single-label", "--activation", "tanh"]) == 0
+    out = capsys.readouterr().out
+    assert "warning: tanh outputs lie in [-1, 1]; categorical cross-entropy needs softmax probabilities" in out
+
+
 def test_recommend_unknown_activation(capsys):
     assert main(["recommend", "--task", "regression", "--activation", "swishy"]) == 2
     assert "unknown activation 'swishy'" in capsys.readouterr().err
@@ -172,7 +183,7 @@ def _spec(name: str, input_kind: str, activation: str) -> registry.LossSpec:
          "them twice — use a linear output layer"),
         ("softmax_cross_entropy", "logits", "none (logits)", "linear", None),
         ("poisson_loss", "real values", "exp or softplus (positive rate)", "tanh",
-         "tanh outputs can be negative; poisson loss needs a positive rate (use exp or softplus)"),
+         "tanh outputs can be negative; poisson loss needs positive predictions (use exp or softplus)"),
         ("squared_hinge_loss", "real values", "tanh", "sigmoid",
          "sigmoid outputs lie in (0, 1); squared hinge loss expects signed scores (targets in {-1, 1}), e.g. tanh"),
         ("mse_loss", "real values", "none (linear output)", "relu", None),

@@ -252,7 +252,7 @@ def activation_warning(spec: registry.LossSpec, activation: str) -> str | None:
     if wants == "tanh" and act in ("sigmoid", "softmax", "relu", "softplus", "exp"):
         return f"{act} outputs lie in {_range(act)}; {name} expects signed scores (targets in {{-1, 1}}), e.g. tanh"
     if wants == "positive" and act in ("linear", "tanh"):
-        return f"{act} outputs can be negative; {name} needs a positive rate (use exp or softplus)"
+        return f"{act} outputs can be negative; {name} needs positive predictions (use exp or softplus)"
     return None
 
 
@@ -314,6 +314,9 @@ def _cmd_recommend(args: argparse.Namespace) -> int:
         top = activation_warning(ranked[0][0], activation)
         if top:
             print(f"\nwarning: {top}")
+            fits = next((i for i, (s, _) in enumerate(ranked, 1) if activation_warning(s, activation) is None), None)
+            if fits is not None:
+                print(f"with a {activation} output, {ranked[fits - 1][0].name} (#{fits}) fits as it is")
     return 0
 
 
