@@ -41,7 +41,7 @@ EXPECTED = (
 
 PROFILES: dict[str, dict[str, Any]] = {
     "smoke": {"seeds": 1, "n_pos": 10, "epochs": 1, "n_test_pos": 60},
-    "quick": {"seeds": 4, "n_pos": 40, "epochs": 3, "n_test_pos": 200},
+    "quick": {"seeds": 6, "n_pos": 40, "epochs": 3, "n_test_pos": 200},
     "full": {"seeds": 10, "n_pos": 80, "epochs": 5, "n_test_pos": 400},
 }
 

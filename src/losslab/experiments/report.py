@@ -187,7 +187,7 @@ table.summary td:first-child { white-space: nowrap; font-weight: 600; }
 .verdict.error { border-color: var(--err); background: #fff8c5; }
 .meta { color: var(--muted); font-size: 13px; margin: 2px 0; }
 figure { margin: 14px 0 22px; }
-figure img { max-width: 100%; border: 1px solid var(--line); border-radius: 4px; }
+figure img { max-width: 100%; max-height: 680px; border: 1px solid var(--line); border-radius: 4px; }
 figcaption { color: var(--muted); font-size: 12.5px; }
 code { background: var(--bg); padding: 1px 4px; border-radius: 4px; font-size: 90%; }
 pre { background: var(--bg); padding: 10px 12px; border-radius: 6px; overflow-x: auto; font-size: 12px;
