@@ -63,14 +63,19 @@ def peak_memory(fn: Callable[[], object]) -> int:
     return max(_status("VmHWM") - base, 0)
 
 
-def forward_backward(loss_fn: Callable[..., torch.Tensor], *inputs: torch.Tensor) -> Callable[[], None]:
-    """A callable running ``loss_fn(*inputs).backward()`` with gradients w.r.t. the floating inputs."""
-    leaves = [x.detach().clone().requires_grad_(x.is_floating_point()) for x in inputs]
+def forward_backward(
+    loss_fn: Callable[..., torch.Tensor], *inputs: torch.Tensor, grad_inputs: tuple[int, ...] = (0,)
+) -> Callable[[], None]:
+    """A callable running ``loss_fn(*inputs).backward()`` with gradients w.r.t. the inputs at ``grad_inputs``.
+
+    The gradients are released at the end of each call, so :func:`peak_memory` counts their allocation.
+    """
+    leaves = [x.detach().clone().requires_grad_(i in grad_inputs) for i, x in enumerate(inputs)]
 
     def run() -> None:
+        loss_fn(*leaves).backward()
         for x in leaves:
             x.grad = None
-        loss_fn(*leaves).backward()
 
     return run
 

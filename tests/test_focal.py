@@ -449,3 +449,38 @@ def test_value_checks_can_be_switched_off():
     with losslab.validation(False):
         out = sigmoid_focal_loss(x, torch.full((3, 2), 2.0), reduction="none")  # not checked, computed as given
     assert out.shape == (3, 2)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# layouts and torch.compile
+
+
+def test_non_contiguous_inputs():
+    n = focal_module._CHUNK // 4 + 7  # the transposed tensor spans several eager blocks
+    x = (torch.randn(8, n, dtype=F64) * 3).t().requires_grad_()
+    y = torch.rand(8, n, dtype=F64).t()
+    ours = sigmoid_focal_loss(x, y, gamma=0.5)
+    ref = naive_sigmoid_focal(x, y, 0.5, 0.25).mean()
+    torch.testing.assert_close(ours, ref)
+    torch.testing.assert_close(torch.autograd.grad(ours, x)[0], torch.autograd.grad(ref, x)[0])
+    xs = torch.randn(3, 6, 5, 4, dtype=F64).to(memory_format=torch.channels_last).requires_grad_()
+    t = torch.randint(0, 6, (3, 5, 4))
+    ours = softmax_focal_loss(xs, t)
+    ref = naive_softmax_focal(xs, one_hot(t, 6), 2.0, None).mean()
+    torch.testing.assert_close(ours, ref)
+    torch.testing.assert_close(torch.autograd.grad(ours, xs)[0], torch.autograd.grad(ref, xs)[0])
+
+
+def test_compiles_fullgraph_through_the_autograd_functions():
+    torch._dynamo.reset()
+    x = torch.randn(6, 4, 3, requires_grad=True)
+    soft = torch.softmax(torch.randn(6, 4, 3), 1)
+    y = torch.rand(6, 4, 3)
+
+    def both(a):
+        return softmax_focal_loss(a, soft, gamma=0.5, alpha=0.5) + sigmoid_focal_loss(a, y, gamma=0.5)
+
+    compiled = torch.compile(both, backend="aot_eager", fullgraph=True)
+    (g_compiled,) = torch.autograd.grad(compiled(x), x)
+    (g_eager,) = torch.autograd.grad(both(x), x)
+    torch.testing.assert_close(g_compiled, g_eager)

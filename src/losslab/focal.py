@@ -10,7 +10,7 @@ to 0, and ``pow(0, gamma - 1)`` in the gradient for ``0 < gamma < 1``. The softm
 finite at logits of ±1e4 for every ``gamma >= 0``.
 
 Speed and memory. Each loss is a custom :class:`torch.autograd.Function` with the closed-form gradient. It saves
-only its inputs (plus one log-normalizer per position for the softmax form) and recomputes the rest in
+only its inputs (plus log p_t, one value per position, for the softmax form) and recomputes the rest in
 ``backward``, so a training step holds no intermediate tensors between the forward and the backward pass. In eager
 mode the kernels run over cache-sized blocks, so no full-size temporary is ever allocated. The kernels are plain
 tensor functions, so ``torch.compile`` traces through the Function (``fullgraph=True`` works) and fuses each into a
@@ -25,11 +25,10 @@ gives no second derivatives (the backward is not itself differentiable).
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 from torch.autograd.function import once_differentiable
 
-from ._checks import check_floating, check_in_range, check_same_shape, check_scalar, check_tensor
+from ._checks import check_floating, check_in_range, check_same_shape, check_scalar
 from ._numerics import log1mexp, upcast
 from ._reduction import reduce_loss
 from ._targets import INDEX, check_class_target, safe_indices, valid_mask
@@ -267,7 +266,7 @@ class SigmoidFocalLoss(nn.Module):
 # ---------------------------------------------------------------------------------------------------------------
 # softmax focal loss
 
-_ROW_CHUNK = 1 << 15  # elements per row block in eager mode (fits in cache)
+_ROW_CHUNK = 1 << 13  # elements per row block in eager mode (fits in cache)
 
 
 def _row_blocks(x: torch.Tensor):
@@ -278,14 +277,15 @@ def _row_blocks(x: torch.Tensor):
     return [slice(a, a + step) for a in range(0, n, max(step, 1))]
 
 
-def _logsumexp_rows(x: torch.Tensor) -> torch.Tensor:
-    # torch.logsumexp materializes exp(x - max) once; by row blocks that temporary stays small and in cache
+def _log_p_target(x: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
+    """``log softmax(x)[target]`` per position, by row blocks (the fused log-softmax kernel on a block that stays in
+    cache; the full ``(N, C, *)`` log-probabilities never exist at once)."""
     blocks = _row_blocks(x)
     if len(blocks) == 1:
-        return torch.logsumexp(x, 1)
-    out = x.new_empty(x.shape[:1] + x.shape[2:])
+        return torch.log_softmax(x, 1).gather(1, idx).squeeze(1)
+    out = x.new_empty(idx.shape[:1] + idx.shape[2:])
     for b in blocks:
-        out[b] = torch.logsumexp(x[b], 1)
+        out[b] = torch.log_softmax(x[b], 1).gather(1, idx[b]).squeeze(1)
     return out
 
 
@@ -302,41 +302,35 @@ def _focal_du(u: torch.Tensor, gamma: float) -> tuple[torch.Tensor, torch.Tensor
     focal = torch.mul(l1m, gamma).exp_()
     neg = u < 0
     safe = torch.where(neg, u, torch.full_like(u, -1.0))
-    second = torch.where(neg, (l1m * (gamma - 1.0)).add_(safe).add_(torch.log(-safe)).exp_() * gamma, torch.zeros_like(u))
+    second = (l1m * (gamma - 1.0)).add_(safe).add_(torch.log(-safe)).exp_().mul_(gamma)
+    second = torch.where(neg, second, torch.zeros_like(u))
     return focal, second
 
 
 class _SoftmaxFocalIndex(torch.autograd.Function):
     """Per-position :math:`-(1 - p_t)^\\gamma \\log p_t` for class-index targets; saves ``logits``, ``target`` and
-    one log-normalizer per position, never a ``(N, C, *)`` intermediate."""
+    :math:`\\log p_t` (one value per position), never a ``(N, C, *)`` intermediate."""
 
     @staticmethod
-    def forward(ctx, x: torch.Tensor, t: torch.Tensor, gamma: float) -> torch.Tensor:
-        lse = _logsumexp_rows(x)
-        u = x.gather(1, t.unsqueeze(1)).squeeze(1).sub_(lse).clamp_max_(0.0)  # log p_t
-        ctx.save_for_backward(x, t, lse)
+    def forward(ctx, x: torch.Tensor, idx: torch.Tensor, gamma: float) -> torch.Tensor:
+        u = _log_p_target(x, idx.unsqueeze(1)).clamp_max_(0.0)  # log p_t
+        ctx.save_for_backward(x, idx, u)
         ctx.gamma = gamma
         return -u if gamma == 0.0 else torch.mul(log1mexp(u), gamma).exp_().mul_(u).neg_()
 
     @staticmethod
     @once_differentiable
     def backward(ctx, grad: torch.Tensor):
-        x, t, lse = ctx.saved_tensors
+        x, idx, u = ctx.saved_tensors
         if not ctx.needs_input_grad[0]:
             return None, None, None
-        idx = t.unsqueeze(1)
-        u = x.gather(1, idx).squeeze(1).sub_(lse).clamp_max_(0.0)
         focal, second = _focal_du(u, ctx.gamma)
         g = focal if second is None else focal.add_(second)
         g = g.neg_().mul_(grad)  # d loss / d log p_t, times the incoming gradient
-        # d log p_t / dx = onehot(t) - softmax(x):  dx = g onehot - g softmax
-        gx = torch.empty_like(x)
-        shift, scale = lse.unsqueeze(1), g.neg().unsqueeze(1)
-        for b in _row_blocks(x):
-            torch.sub(x[b], shift[b], out=gx[b])
-            gx[b].exp_().mul_(scale[b])
-        gx.scatter_add_(1, idx, g.unsqueeze(1))
-        return gx, None, None
+        # d log p_t / dx = onehot(t) - softmax(x), so dx = -g softmax(x) + g onehot(t)
+        # (the softmax output is the gradient buffer itself: one full-size allocation, the one autograd needs)
+        gx = torch.softmax(x, 1).mul_(g.neg().unsqueeze(1))
+        return gx.scatter_add_(1, idx.unsqueeze(1), g.unsqueeze(1)), None, None
 
 
 def _dense_alpha(alpha: float | torch.Tensor | None, x: torch.Tensor):
@@ -347,34 +341,32 @@ def _dense_alpha(alpha: float | torch.Tensor | None, x: torch.Tensor):
 
 class _SoftmaxFocalDense(torch.autograd.Function):
     """Per-position :math:`-\\sum_c \\alpha_c y_c (1 - p_c)^\\gamma \\log p_c` for dense targets, computed by row
-    blocks; saves ``logits``, ``target`` and one log-normalizer per position."""
+    blocks; saves only ``logits`` and ``target``."""
 
     @staticmethod
     def forward(ctx, x: torch.Tensor, y: torch.Tensor, alpha, gamma: float) -> torch.Tensor:
-        lse = _logsumexp_rows(x)
-        shift = lse.unsqueeze(1)
-        loss = x.new_empty(lse.shape)
+        loss = x.new_empty(x.shape[:1] + x.shape[2:])
         for b in _row_blocks(x):
-            u = torch.sub(x[b], shift[b]).clamp_max_(0.0)
+            u = torch.log_softmax(x[b], 1).clamp_max_(0.0)
             term = u.mul_(y[b]) if gamma == 0.0 else torch.mul(log1mexp(u), gamma).exp_().mul_(u).mul_(y[b])
             if alpha is not None:
                 term = term.mul_(alpha)
             loss[b] = term.sum(1).neg_()
-        ctx.save_for_backward(x, y, lse, alpha if isinstance(alpha, torch.Tensor) else None)
+        ctx.save_for_backward(x, y, alpha if isinstance(alpha, torch.Tensor) else None)
         ctx.gamma, ctx.alpha = gamma, alpha if not isinstance(alpha, torch.Tensor) else None
         return loss
 
     @staticmethod
     @once_differentiable
     def backward(ctx, grad: torch.Tensor):
-        x, y, lse, alpha_tensor = ctx.saved_tensors
+        x, y, alpha_tensor = ctx.saved_tensors
         alpha = alpha_tensor if alpha_tensor is not None else ctx.alpha
-        shift, scale = lse.unsqueeze(1), grad.unsqueeze(1)
+        scale = grad.unsqueeze(1)
         need_x, need_y = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
         gx = torch.empty_like(x) if need_x else None
         gy = torch.empty_like(y) if need_y else None
         for b in _row_blocks(x):
-            u = torch.sub(x[b], shift[b]).clamp_max_(0.0)
+            u = torch.log_softmax(x[b], 1).clamp_max_(0.0)
             focal, second = _focal_du(u, ctx.gamma)
             a = scale[b] if alpha is None else scale[b] * alpha
             if need_y:  # d loss / d y_c = -alpha_c (1 - p_c)^gamma log p_c
@@ -452,7 +444,7 @@ def softmax_focal_loss(
         Computed in log space: :math:`\log p_c = x_c - \operatorname{logsumexp}(x)` and
         :math:`(1 - p_c)^\gamma = \exp(\gamma\,\operatorname{log1mexp}(\log p_c))`, so loss and gradient are finite
         at logits of ±1e4 for every ``gamma >= 0``. A custom autograd Function with the closed-form gradient
-        saves only the inputs and one log-normalizer per position (no ``(N, C, *)`` intermediate), and in eager
+        saves only the inputs and :math:`\log p_t` per position (no ``(N, C, *)`` intermediate), and in eager
         mode works by blocks of rows that stay in cache. First derivatives only (no double backward); dense
         targets also receive gradients if they require them.
 
@@ -477,12 +469,12 @@ def softmax_focal_loss(
             f"logits: expected at least 2 classes on dim 1, got shape {tuple(logits.shape)}; a softmax over one "
             "class is constant (for binary problems use sigmoid_focal_loss)"
         )
-    kind = check_class_target(logits, target.detach() if isinstance(target, torch.Tensor) else target, ignore_index=ignore_index)
-    alpha = _check_alpha_classes(alpha, logits.shape[1])
     if ignore_index is not None and (isinstance(ignore_index, bool) or not isinstance(ignore_index, int)):
         raise TypeError(f"ignore_index: expected an int or None, got {type(ignore_index).__name__}")
+    checked = target.detach() if isinstance(target, torch.Tensor) else target
+    kind = check_class_target(logits, checked, ignore_index=ignore_index)
+    alpha = _check_alpha_classes(alpha, logits.shape[1])
     (x,) = upcast(logits)
-    x = x.contiguous()
     if kind == INDEX:
         idx = safe_indices(target, ignore_index).long()
         loss = _SoftmaxFocalIndex.apply(x, idx, gamma)
@@ -492,7 +484,7 @@ def softmax_focal_loss(
             loss = loss * alpha
         mask = valid_mask(target, ignore_index)
     else:
-        y = target.to(x.dtype).contiguous()
+        y = target.to(x.dtype)
         loss = _SoftmaxFocalDense.apply(x, y, _dense_alpha(alpha, x), gamma)
         mask = None
     return reduce_loss(loss, reduction, weight, mask=mask, dtype=logits.dtype)
@@ -531,5 +523,6 @@ class SoftmaxFocalLoss(nn.Module):
         )
 
     def extra_repr(self) -> str:
-        alpha = f"tensor of {self.alpha_weights.numel()} classes" if self.alpha_weights is not None else repr(self.alpha_scalar)
+        weights = self.alpha_weights
+        alpha = repr(self.alpha_scalar) if weights is None else f"tensor of {weights.numel()} classes"
         return f"gamma={self.gamma:g}, alpha={alpha}, ignore_index={self.ignore_index!r}, reduction={self.reduction!r}"

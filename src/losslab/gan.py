@@ -1,5 +1,752 @@
-"""gan losses (being written; see the issue for this family)."""
+r"""GAN losses on raw discriminator outputs, and the gradient penalties that make them train.
+
+Every loss takes the discriminator's (critic's) raw outputs — logits for the minimax family, unbounded scores
+for the Wasserstein and hinge families — with no hidden activation. Discriminator losses take
+``(real_logits, fake_logits)`` and generator losses ``(fake_logits)`` (STYLE.md rule 3).
+
+Reductions. A discriminator loss is the **sum of two means**, each term averaged over its own batch:
+
+.. math::
+    L_D = \mathbb{E}_{x}[f(D(x))] + \mathbb{E}_{z}[g(D(G(z)))]
+
+The real and fake batches may differ in size, so a per-element ``reduction="none"`` has no single meaning
+(concatenate? pair up?) and a ``"mean"`` over the concatenation would be half the papers' value. The
+discriminator losses therefore take neither ``reduction`` nor ``weight``: they always return the scalar above.
+For per-sample terms or weights, build the loss from its terms — e.g. the minimax real term
+:math:`\mathrm{softplus}(-D(x))` is :func:`non_saturating_generator_loss` applied to ``real_logits``. The
+generator losses and the penalties have one batch, so they take ``weight=`` and ``reduction=`` as every other
+losslab loss (``"none"`` keeps the input's shape for the generator losses and gives one value per sample for the
+penalties).
+
+The penalties take the critic network itself, because they need its input gradient; each returns the bare
+penalty, and the caller multiplies it by its coefficient (λ = 10 for WGAN-GP, γ/2 for R1/R2).
+"""
 
 from __future__ import annotations
 
-__all__: list[str] = []
+import math
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ._checks import check_choice, check_finite, check_floating, check_scalar, check_same_shape, check_tensor
+from ._numerics import result_dtype, safe_sqrt, upcast
+from ._reduction import reduce_loss
+
+__all__ = [
+    "minimax_discriminator_loss",
+    "minimax_generator_loss",
+    "non_saturating_generator_loss",
+    "least_squares_discriminator_loss",
+    "least_squares_generator_loss",
+    "wasserstein_critic_loss",
+    "wasserstein_generator_loss",
+    "hinge_discriminator_loss",
+    "hinge_generator_loss",
+    "gradient_penalty",
+    "r1_penalty",
+    "r2_penalty",
+    "GANLoss",
+    "GAN_KINDS",
+]
+
+GAN_KINDS = ("minimax", "non-saturating", "least-squares", "wasserstein", "hinge")
+
+
+def _scores(x: torch.Tensor, name: str) -> torch.Tensor:
+    check_floating(x, name)
+    check_finite(x, name)
+    (x,) = upcast(x)
+    return x
+
+
+def _mean(term: torch.Tensor) -> torch.Tensor:
+    return reduce_loss(term, "mean")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# minimax (Goodfellow et al. 2014)
+
+
+def minimax_discriminator_loss(
+    real_logits: torch.Tensor, fake_logits: torch.Tensor, *, label_smoothing: float = 0.0
+) -> torch.Tensor:
+    r"""Discriminator loss of the original minimax GAN: binary cross-entropy, real = 1, fake = 0.
+
+    The discriminator :math:`D = \sigma(\ell)` is trained to tell real from generated samples [Goodfellow2014]_.
+    On logits :math:`\ell`, with the real target :math:`t = 1 - s` (one-sided label smoothing :math:`s`,
+    [Salimans2016]_; only the real side is smoothed):
+
+    .. math::
+        L_D = \mathbb{E}_x\big[t\,\mathrm{softplus}(-\ell(x)) + (1-t)\,\mathrm{softplus}(\ell(x))\big]
+              + \mathbb{E}_z\big[\mathrm{softplus}(\ell(G(z)))\big]
+
+    since :math:`-\log\sigma(\ell) = \mathrm{softplus}(-\ell)` and :math:`-\log(1-\sigma(\ell)) =
+    \mathrm{softplus}(\ell)`. Each expectation is a mean over its own batch.
+
+    Args:
+        real_logits: Discriminator logits on real samples, shape ``(N, *)``.
+        fake_logits: Discriminator logits on generated samples, shape ``(M, *)`` (``M`` may differ from ``N``).
+        label_smoothing: One-sided smoothing ``s`` of the real target, in ``[0, 1)``; ``0.1`` gives the 0.9
+            target of Salimans et al.
+
+    Returns:
+        A scalar (the sum of the two batch means; see the module note on why there is no ``reduction``).
+
+    Raises:
+        ValueError: ``label_smoothing`` outside ``[0, 1)``, or non-finite logits.
+        TypeError: a non-tensor or non-floating input.
+
+    Note:
+        Computed with ``softplus`` on logits, never ``log(sigmoid(x))``: finite for logits of ±1e4.
+
+    Example:
+        >>> import torch
+        >>> minimax_discriminator_loss(torch.tensor([0.0]), torch.tensor([0.0]))  # 2 log 2
+        tensor(1.3863)
+
+    References:
+        .. [Goodfellow2014] I. Goodfellow et al. "Generative Adversarial Nets." NeurIPS 2014. arXiv:1406.2661
+        .. [Salimans2016] T. Salimans et al. "Improved Techniques for Training GANs." NeurIPS 2016.
+           arXiv:1606.03498
+    """
+    s = check_scalar(label_smoothing, "label_smoothing", low=0.0, high=1.0, high_inclusive=False)
+    r = _scores(real_logits, "real_logits")
+    f = _scores(fake_logits, "fake_logits")
+    real_term = F.softplus(-r) if s == 0.0 else (1.0 - s) * F.softplus(-r) + s * F.softplus(r)
+    loss = _mean(real_term) + _mean(F.softplus(f))
+    return result_dtype(loss, real_logits)
+
+
+def minimax_generator_loss(
+    fake_logits: torch.Tensor, *, weight: torch.Tensor | None = None, reduction: str = "mean"
+) -> torch.Tensor:
+    r"""Saturating generator loss of the minimax GAN: minimize :math:`\log(1 - D(G(z)))`.
+
+    The generator's side of the zero-sum game [Goodfellow2014]_. With :math:`D = \sigma(\ell)`:
+
+    .. math::
+        \ell_G = \log\big(1 - \sigma(\ell)\big) = -\mathrm{softplus}(\ell),
+        \qquad \frac{\partial \ell_G}{\partial \ell} = -\sigma(\ell).
+
+    When the discriminator confidently rejects the fakes (:math:`\ell \to -\infty`), the gradient
+    :math:`-\sigma(\ell)` vanishes, which is why it learns slowly early in training; the paper itself
+    recommends :func:`non_saturating_generator_loss` in practice. Kept for comparison (the lab's ``gan``
+    experiment shows the effect).
+
+    Args:
+        fake_logits: Discriminator logits on generated samples, shape ``(N, *)``.
+        weight: Optional weights broadcastable to ``fake_logits``.
+        reduction: ``"none"`` | ``"mean"`` | ``"sum"``.
+
+    Returns:
+        ``fake_logits``' shape for ``"none"``, otherwise a scalar. Values lie in ``(-inf, 0)``.
+
+    Raises:
+        ValueError: non-finite logits, bad ``reduction`` or ``weight`` shape.
+        TypeError: a non-tensor or non-floating input.
+
+    Note:
+        ``log(1 - sigmoid(x))`` is computed as ``-softplus(x)``: at ``x = 1e4`` the loss is ``-1e4`` with gradient
+        ``-1``; at ``x = -1e4`` the loss and gradient underflow to 0 (the saturation itself), never NaN.
+
+    Example:
+        >>> import torch
+        >>> minimax_generator_loss(torch.tensor([0.0, -2.0]), reduction="none")
+        tensor([-0.6931, -0.1269])
+
+    References:
+        .. [Goodfellow2014] I. Goodfellow et al. "Generative Adversarial Nets." NeurIPS 2014. arXiv:1406.2661
+    """
+    f = _scores(fake_logits, "fake_logits")
+    return reduce_loss(-F.softplus(f), reduction, weight, dtype=fake_logits.dtype)
+
+
+def non_saturating_generator_loss(
+    fake_logits: torch.Tensor, *, weight: torch.Tensor | None = None, reduction: str = "mean"
+) -> torch.Tensor:
+    r"""Non-saturating generator loss: maximize :math:`\log D(G(z))` instead of minimizing :math:`\log(1-D(G(z)))`.
+
+    Same fixed point as the minimax game but strong gradients early in training, when the discriminator rejects
+    the fakes easily [Goodfellow2014]_ (Section 3). With :math:`D = \sigma(\ell)`:
+
+    .. math::
+        \ell_G = -\log\sigma(\ell) = \mathrm{softplus}(-\ell),
+        \qquad \frac{\partial \ell_G}{\partial \ell} = -\sigma(-\ell) \to -1 \text{ as } \ell \to -\infty.
+
+    Args:
+        fake_logits: Discriminator logits on generated samples, shape ``(N, *)``.
+        weight: Optional weights broadcastable to ``fake_logits``.
+        reduction: ``"none"`` | ``"mean"`` | ``"sum"``.
+
+    Returns:
+        ``fake_logits``' shape for ``"none"``, otherwise a scalar. Values lie in ``(0, inf)``.
+
+    Raises:
+        ValueError: non-finite logits, bad ``reduction`` or ``weight`` shape.
+        TypeError: a non-tensor or non-floating input.
+
+    Note:
+        Log space (``softplus``), not ``-log(sigmoid(x))`` in probability space, which is ``inf`` at ``x = -200``
+        in float32.
+
+    Example:
+        >>> import torch
+        >>> non_saturating_generator_loss(torch.tensor([0.0, -2.0]), reduction="none")
+        tensor([0.6931, 2.1269])
+
+    References:
+        .. [Goodfellow2014] I. Goodfellow et al. "Generative Adversarial Nets." NeurIPS 2014. arXiv:1406.2661
+    """
+    f = _scores(fake_logits, "fake_logits")
+    return reduce_loss(F.softplus(-f), reduction, weight, dtype=fake_logits.dtype)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# least squares (Mao et al. 2017)
+
+
+def least_squares_discriminator_loss(
+    real_logits: torch.Tensor, fake_logits: torch.Tensor, *, a: float = 0.0, b: float = 1.0
+) -> torch.Tensor:
+    r"""LSGAN discriminator loss: squared distance of the raw outputs to the fake and real codes.
+
+    Least squares instead of the sigmoid cross-entropy penalizes fakes that lie on the right side of the
+    decision boundary but far from the real data, so they keep receiving gradient [Mao2017]_ (eq. 2):
+
+    .. math::
+        L_D = \tfrac12\,\mathbb{E}_x\big[(D(x) - b)^2\big] + \tfrac12\,\mathbb{E}_z\big[(D(G(z)) - a)^2\big]
+
+    Args:
+        real_logits: Raw (linear) discriminator outputs on real samples, shape ``(N, *)``.
+        fake_logits: Raw outputs on generated samples, shape ``(M, *)``.
+        a: Code of fake data (paper's 0-1 coding: ``a=0``).
+        b: Code of real data (``b=1``). The paper's alternative coding is ``a=-1, b=1`` with ``c=0`` in the
+            generator.
+
+    Returns:
+        A scalar (the sum of the two halved batch means).
+
+    Raises:
+        ValueError: ``a == b`` (no margin to learn), or non-finite outputs.
+        TypeError: a non-tensor or non-floating input.
+
+    Example:
+        >>> import torch
+        >>> least_squares_discriminator_loss(torch.tensor([1.0, 0.0]), torch.tensor([2.0]))  # 0.5*0.5 + 0.5*4
+        tensor(2.2500)
+
+    References:
+        .. [Mao2017] X. Mao et al. "Least Squares Generative Adversarial Networks." ICCV 2017. arXiv:1611.04076
+    """
+    a = check_scalar(a, "a")
+    b = check_scalar(b, "b")
+    if a == b:
+        raise ValueError(f"b: expected a real-data code different from the fake-data code a={a:g}, got b={b:g}")
+    r = _scores(real_logits, "real_logits")
+    f = _scores(fake_logits, "fake_logits")
+    loss = 0.5 * _mean((r - b).square()) + 0.5 * _mean((f - a).square())
+    return result_dtype(loss, real_logits)
+
+
+def least_squares_generator_loss(
+    fake_logits: torch.Tensor, *, c: float = 1.0, weight: torch.Tensor | None = None, reduction: str = "mean"
+) -> torch.Tensor:
+    r"""LSGAN generator loss: pull the discriminator's outputs on fakes toward the code ``c``.
+
+    [Mao2017]_ (eq. 2):
+
+    .. math::
+        \ell_G = \tfrac12\,(D(G(z)) - c)^2
+
+    Args:
+        fake_logits: Raw (linear) discriminator outputs on generated samples, shape ``(N, *)``.
+        c: The value the generator wants the discriminator to believe for fake data (``c=1``, the real code, in
+            the paper's 0-1 coding).
+        weight: Optional weights broadcastable to ``fake_logits``.
+        reduction: ``"none"`` | ``"mean"`` | ``"sum"``.
+
+    Returns:
+        ``fake_logits``' shape for ``"none"``, otherwise a scalar.
+
+    Raises:
+        ValueError: non-finite outputs, bad ``reduction`` or ``weight`` shape.
+        TypeError: a non-tensor or non-floating input.
+
+    Example:
+        >>> import torch
+        >>> least_squares_generator_loss(torch.tensor([1.0, -1.0]), reduction="none")
+        tensor([0., 2.])
+
+    References:
+        .. [Mao2017] X. Mao et al. "Least Squares Generative Adversarial Networks." ICCV 2017. arXiv:1611.04076
+    """
+    c = check_scalar(c, "c")
+    f = _scores(fake_logits, "fake_logits")
+    return reduce_loss(0.5 * (f - c).square(), reduction, weight, dtype=fake_logits.dtype)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Wasserstein (Arjovsky et al. 2017) and hinge (Lim & Ye 2017; Miyato et al. 2018)
+
+
+def wasserstein_critic_loss(real_scores: torch.Tensor, fake_scores: torch.Tensor) -> torch.Tensor:
+    r"""WGAN critic loss: the negated estimate of the Wasserstein-1 distance.
+
+    A 1-Lipschitz critic :math:`D` maximizes :math:`\mathbb{E}_x[D(x)] - \mathbb{E}_z[D(G(z))]`, which is the
+    Kantorovich–Rubinstein dual of :math:`W_1` [Arjovsky2017]_; minimized, that is
+
+    .. math::
+        L_D = \mathbb{E}_z[D(G(z))] - \mathbb{E}_x[D(x)]
+
+    The Lipschitz constraint is not part of this loss: add :func:`gradient_penalty` times λ (WGAN-GP, λ = 10
+    [Gulrajani2017]_) or clip the weights.
+
+    Args:
+        real_scores: Critic scores on real samples, shape ``(N, *)``.
+        fake_scores: Critic scores on generated samples, shape ``(M, *)``.
+
+    Returns:
+        A scalar (difference of the two batch means), unbounded.
+
+    Raises:
+        ValueError: non-finite scores.
+        TypeError: a non-tensor or non-floating input.
+
+    Example:
+        >>> import torch
+        >>> wasserstein_critic_loss(torch.tensor([3.0, 1.0]), torch.tensor([-1.0]))  # -1 - 2
+        tensor(-3.)
+
+    References:
+        .. [Arjovsky2017] M. Arjovsky, S. Chintala, L. Bottou. "Wasserstein GAN." ICML 2017. arXiv:1701.07875
+        .. [Gulrajani2017] I. Gulrajani et al. "Improved Training of Wasserstein GANs." NeurIPS 2017.
+           arXiv:1704.00028
+    """
+    r = _scores(real_scores, "real_scores")
+    f = _scores(fake_scores, "fake_scores")
+    return result_dtype(_mean(f) - _mean(r), real_scores)
+
+
+def wasserstein_generator_loss(
+    fake_scores: torch.Tensor, *, weight: torch.Tensor | None = None, reduction: str = "mean"
+) -> torch.Tensor:
+    r"""WGAN generator loss: raise the critic's score of the fakes, :math:`\ell_G = -D(G(z))`.
+
+    [Arjovsky2017]_. Identical in value to :func:`hinge_generator_loss`.
+
+    Args:
+        fake_scores: Critic scores on generated samples, shape ``(N, *)``.
+        weight: Optional weights broadcastable to ``fake_scores``.
+        reduction: ``"none"`` | ``"mean"`` | ``"sum"``.
+
+    Returns:
+        ``fake_scores``' shape for ``"none"``, otherwise a scalar.
+
+    Raises:
+        ValueError: non-finite scores, bad ``reduction`` or ``weight`` shape.
+        TypeError: a non-tensor or non-floating input.
+
+    Example:
+        >>> import torch
+        >>> wasserstein_generator_loss(torch.tensor([1.0, -3.0]))
+        tensor(1.)
+
+    References:
+        .. [Arjovsky2017] M. Arjovsky, S. Chintala, L. Bottou. "Wasserstein GAN." ICML 2017. arXiv:1701.07875
+    """
+    f = _scores(fake_scores, "fake_scores")
+    return reduce_loss(-f, reduction, weight, dtype=fake_scores.dtype)
+
+
+def hinge_discriminator_loss(real_scores: torch.Tensor, fake_scores: torch.Tensor) -> torch.Tensor:
+    r"""Hinge discriminator loss (geometric GAN / SN-GAN): a margin of 1 on each side.
+
+    Scores of real samples are pushed above +1 and scores of fakes below -1; samples beyond the margin cost
+    nothing [Lim2017]_ [Miyato2018]_:
+
+    .. math::
+        L_D = \mathbb{E}_x\big[\max(0, 1 - D(x))\big] + \mathbb{E}_z\big[\max(0, 1 + D(G(z)))\big]
+
+    Args:
+        real_scores: Raw discriminator scores on real samples, shape ``(N, *)``.
+        fake_scores: Raw scores on generated samples, shape ``(M, *)``.
+
+    Returns:
+        A scalar (the sum of the two batch means), in ``[0, inf)``.
+
+    Raises:
+        ValueError: non-finite scores.
+        TypeError: a non-tensor or non-floating input.
+
+    Note:
+        No ``tanh`` or other squashing is applied (MONAI's ``PatchAdversarialLoss`` applies ``tanh`` first).
+
+    Example:
+        >>> import torch
+        >>> hinge_discriminator_loss(torch.tensor([2.0, 0.5]), torch.tensor([-2.0, 0.0]))  # 0.25 + 0.5
+        tensor(0.7500)
+
+    References:
+        .. [Lim2017] J. H. Lim, J. C. Ye. "Geometric GAN." 2017. arXiv:1705.02894
+        .. [Miyato2018] T. Miyato et al. "Spectral Normalization for Generative Adversarial Networks." ICLR 2018.
+           arXiv:1802.05957
+    """
+    r = _scores(real_scores, "real_scores")
+    f = _scores(fake_scores, "fake_scores")
+    return result_dtype(_mean(F.relu(1.0 - r)) + _mean(F.relu(1.0 + f)), real_scores)
+
+
+def hinge_generator_loss(
+    fake_scores: torch.Tensor, *, weight: torch.Tensor | None = None, reduction: str = "mean"
+) -> torch.Tensor:
+    r"""Hinge-GAN generator loss: :math:`\ell_G = -D(G(z))` (no margin on the generator side).
+
+    [Lim2017]_ [Miyato2018]_. Equal in value to :func:`wasserstein_generator_loss`; it is a separate name so
+    that each discriminator loss has its matching generator loss.
+
+    Args:
+        fake_scores: Raw discriminator scores on generated samples, shape ``(N, *)``.
+        weight: Optional weights broadcastable to ``fake_scores``.
+        reduction: ``"none"`` | ``"mean"`` | ``"sum"``.
+
+    Returns:
+        ``fake_scores``' shape for ``"none"``, otherwise a scalar.
+
+    Raises:
+        ValueError: non-finite scores, bad ``reduction`` or ``weight`` shape.
+        TypeError: a non-tensor or non-floating input.
+
+    Note:
+        Some code applies the margin to the generator too (``relu(1 - D(G(z)))``, e.g. MONAI); that stops the
+        generator once its fakes pass the margin. The papers use the linear form here.
+
+    Example:
+        >>> import torch
+        >>> hinge_generator_loss(torch.tensor([2.0, -1.0]), reduction="none")
+        tensor([-2.,  1.])
+
+    References:
+        .. [Lim2017] J. H. Lim, J. C. Ye. "Geometric GAN." 2017. arXiv:1705.02894
+        .. [Miyato2018] T. Miyato et al. "Spectral Normalization for Generative Adversarial Networks." ICLR 2018.
+           arXiv:1802.05957
+    """
+    f = _scores(fake_scores, "fake_scores")
+    return reduce_loss(-f, reduction, weight, dtype=fake_scores.dtype)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# gradient penalties (Gulrajani et al. 2017; Mescheder et al. 2018)
+
+
+def _check_critic(critic: object) -> Callable[[torch.Tensor], torch.Tensor]:
+    if not callable(critic):
+        raise TypeError(f"critic: expected a callable network (e.g. an nn.Module), got {type(critic).__name__}")
+    return critic  # type: ignore[return-value]
+
+
+def _input_gradient(critic: Callable, x: torch.Tensor, name: str) -> torch.Tensor:
+    """Per-sample gradient of the critic's output(s) with respect to its input ``x``, with ``create_graph``."""
+    if not x.requires_grad:
+        x = x.detach().requires_grad_(True)
+    out = critic(x)
+    if not isinstance(out, torch.Tensor):
+        raise TypeError(f"critic: expected it to return a torch.Tensor, got {type(out).__name__}")
+    n = x.shape[0]
+    if out.ndim == 0 or out.shape[0] != n:
+        raise ValueError(
+            f"critic: expected an output with one score per sample, shape ({n},) or ({n}, ...), for {name} of "
+            f"shape {tuple(x.shape)}, got {tuple(out.shape)} (a critic that averages over the batch mixes the "
+            "per-sample gradients)"
+        )
+    if not out.requires_grad:
+        raise ValueError(f"critic: expected an output that depends on its input {name} (it has no gradient)")
+    # Samples are independent, so the gradient of the batch sum gives each sample's own input gradient. A
+    # critic with several outputs per sample (a patch discriminator) contributes the sum of its outputs.
+    (grad,) = torch.autograd.grad(out.sum(), x, create_graph=True)
+    return grad
+
+
+def _squared_norms(grad: torch.Tensor) -> torch.Tensor:
+    # Per-sample squared L2 norm over every non-batch dimension, in float32 at least for half inputs.
+    (g,) = upcast(grad)
+    return g.reshape(g.shape[0], math.prod(g.shape[1:])).square().sum(dim=1)
+
+
+def gradient_penalty(
+    critic: Callable[[torch.Tensor], torch.Tensor],
+    real: torch.Tensor,
+    fake: torch.Tensor,
+    *,
+    target_norm: float = 1.0,
+    alpha: torch.Tensor | None = None,
+    generator: torch.Generator | None = None,
+    weight: torch.Tensor | None = None,
+    reduction: str = "mean",
+) -> torch.Tensor:
+    r"""WGAN-GP gradient penalty: the critic's input-gradient norm pulled to 1 between real and fake samples.
+
+    A differentiable critic is 1-Lipschitz iff its gradient norm is at most 1 everywhere; WGAN-GP enforces it
+    softly on random points :math:`\hat x` on the segments between real and fake samples [Gulrajani2017]_:
+
+    .. math::
+        \hat x_i = \alpha_i x_i + (1 - \alpha_i)\,\tilde x_i,\quad \alpha_i \sim U[0, 1], \qquad
+        p_i = \big(\lVert \nabla_{\hat x} D(\hat x_i) \rVert_2 - K\big)^2
+
+    with one :math:`\alpha_i` per sample and the norm taken per sample over all non-batch dimensions. This
+    returns the bare penalty :math:`\mathbb{E}_i[p_i]`: **multiply it by λ yourself** (λ = 10 in the paper)
+    and add it to :func:`wasserstein_critic_loss`.
+
+    Args:
+        critic: The critic network, mapping a batch ``(N, *)`` to scores ``(N,)`` or ``(N, ...)`` (a critic with
+            several outputs per sample, e.g. a patch discriminator, is penalized on the sum of its outputs).
+        real: Real samples, shape ``(N, *)``.
+        fake: Generated samples, same shape as ``real`` (usually ``.detach()``-ed from the generator).
+        target_norm: :math:`K`, the target gradient norm, ``> 0``.
+        alpha: Optional interpolation coefficients, shape ``(N,)`` in ``[0, 1]``; drawn uniformly when ``None``.
+        generator: Optional ``torch.Generator`` for drawing ``alpha``.
+        weight: Optional weights broadcastable to the per-sample penalties ``(N,)``.
+        reduction: ``"none"`` (per-sample penalties ``(N,)``) | ``"mean"`` | ``"sum"``.
+
+    Returns:
+        ``(N,)`` for ``"none"``, otherwise a scalar. The graph is kept (``create_graph=True``), so the penalty
+        back-propagates into the critic's parameters.
+
+    Raises:
+        TypeError: ``critic`` not callable, a non-tensor or non-floating sample, or a critic returning a
+            non-tensor.
+        ValueError: ``real`` and ``fake`` shapes differ (e.g. different batch sizes), a critic output that does
+            not have one score per sample (shape ``(N, ...)``), ``alpha`` of the wrong shape, ``target_norm <= 0``.
+
+    Note:
+        The norm :math:`\sqrt{\sum g^2}` has an infinite derivative at :math:`g = 0`; it is computed with a
+        double ``where`` so a critic with a flat spot gives a finite (zero) gradient there. Peers get the shape
+        wrong in two ways this function avoids: one norm over the whole batch's gradient tensor, and one
+        :math:`\alpha` for the whole batch (torchgan).
+
+    Example:
+        >>> import torch
+        >>> critic = torch.nn.Linear(2, 1, bias=False)
+        >>> with torch.no_grad():
+        ...     _ = critic.weight.copy_(torch.tensor([[0.6, 0.8]]))  # unit norm: 1-Lipschitz with slope 1
+        >>> gradient_penalty(critic, torch.randn(4, 2), torch.randn(4, 2)).item() < 1e-12
+        True
+
+    References:
+        .. [Gulrajani2017] I. Gulrajani et al. "Improved Training of Wasserstein GANs." NeurIPS 2017.
+           arXiv:1704.00028
+    """
+    critic = _check_critic(critic)
+    k = check_scalar(target_norm, "target_norm", low=0.0, low_inclusive=False)
+    check_floating(real, "real")
+    check_floating(fake, "fake")
+    check_same_shape(real, fake, "real", "fake")
+    if real.ndim == 0:
+        raise ValueError("real: expected a batch of shape (N, *), got a 0-d tensor")
+    n = real.shape[0]
+    if alpha is None:
+        alpha = torch.rand(n, generator=generator, dtype=real.dtype, device=real.device)
+    else:
+        check_floating(alpha, "alpha")
+        if alpha.shape != (n,):
+            raise ValueError(f"alpha: expected one coefficient per sample, shape ({n},), got {tuple(alpha.shape)}")
+        alpha = alpha.to(real.dtype)
+    a = alpha.reshape(n, *([1] * (real.ndim - 1)))
+    x_hat = a * real + (1 - a) * fake
+    sq = _squared_norms(_input_gradient(critic, x_hat, "the interpolates"))
+    penalty = (safe_sqrt(sq) - k).square()
+    return reduce_loss(penalty, reduction, weight, dtype=real.dtype)
+
+
+def r1_penalty(
+    critic: Callable[[torch.Tensor], torch.Tensor],
+    real: torch.Tensor,
+    *,
+    weight: torch.Tensor | None = None,
+    reduction: str = "mean",
+) -> torch.Tensor:
+    r"""R1 regularizer: the squared input-gradient norm of the discriminator on real data.
+
+    Penalizing the discriminator's gradient on the data makes the GAN game locally convergent [Mescheder2018]_:
+
+    .. math::
+        R_1 = \mathbb{E}_{x \sim p_{data}}\big[\lVert \nabla_x D(x) \rVert_2^2\big]
+
+    with the norm per sample over all non-batch dimensions. This returns the bare :math:`R_1`: **multiply it by
+    γ/2 yourself** (the paper's regularizer is :math:`\tfrac{\gamma}{2} R_1`) and add it to the discriminator
+    loss.
+
+    Args:
+        critic: The discriminator, mapping ``(N, *)`` to logits ``(N,)`` or ``(N, ...)`` (the sum of a
+            sample's outputs is differentiated).
+        real: Real samples, shape ``(N, *)``.
+        weight: Optional weights broadcastable to the per-sample penalties ``(N,)``.
+        reduction: ``"none"`` (per-sample, ``(N,)``) | ``"mean"`` | ``"sum"``.
+
+    Returns:
+        ``(N,)`` for ``"none"``, otherwise a scalar, with the graph kept (``create_graph=True``).
+
+    Raises:
+        TypeError: ``critic`` not callable or a non-tensor/non-floating sample.
+        ValueError: a critic output without one score per sample.
+
+    Example:
+        >>> import torch
+        >>> critic = torch.nn.Linear(2, 1)
+        >>> with torch.no_grad():
+        ...     _ = critic.weight.copy_(torch.tensor([[3.0, 4.0]]))
+        >>> r1_penalty(critic, torch.randn(5, 2)).item()  # ||w||^2 for a linear critic
+        25.0
+
+    References:
+        .. [Mescheder2018] L. Mescheder, A. Geiger, S. Nowozin. "Which Training Methods for GANs do actually
+           Converge?" ICML 2018. arXiv:1801.04406
+    """
+    critic = _check_critic(critic)
+    check_floating(real, "real")
+    if real.ndim == 0:
+        raise ValueError("real: expected a batch of shape (N, *), got a 0-d tensor")
+    sq = _squared_norms(_input_gradient(critic, real, "real"))
+    return reduce_loss(sq, reduction, weight, dtype=real.dtype)
+
+
+def r2_penalty(
+    critic: Callable[[torch.Tensor], torch.Tensor],
+    fake: torch.Tensor,
+    *,
+    weight: torch.Tensor | None = None,
+    reduction: str = "mean",
+) -> torch.Tensor:
+    r"""R2 regularizer: the squared input-gradient norm of the discriminator on generated data.
+
+    The counterpart of :func:`r1_penalty` on the generator's distribution [Mescheder2018]_:
+
+    .. math::
+        R_2 = \mathbb{E}_{\tilde x \sim p_G}\big[\lVert \nabla_{\tilde x} D(\tilde x) \rVert_2^2\big]
+
+    Returns the bare :math:`R_2`: **multiply it by γ/2 yourself**. Pass ``fake.detach()`` unless you mean the
+    penalty to back-propagate into the generator.
+
+    Args:
+        critic: The discriminator, mapping ``(N, *)`` to logits ``(N,)`` or ``(N, ...)``.
+        fake: Generated samples, shape ``(N, *)``.
+        weight: Optional weights broadcastable to the per-sample penalties ``(N,)``.
+        reduction: ``"none"`` (per-sample, ``(N,)``) | ``"mean"`` | ``"sum"``.
+
+    Returns:
+        ``(N,)`` for ``"none"``, otherwise a scalar, with the graph kept (``create_graph=True``).
+
+    Raises:
+        TypeError: ``critic`` not callable or a non-tensor/non-floating sample.
+        ValueError: a critic output without one score per sample.
+
+    Example:
+        >>> import torch
+        >>> critic = torch.nn.Linear(2, 1)
+        >>> with torch.no_grad():
+        ...     _ = critic.weight.copy_(torch.tensor([[1.0, 2.0]]))
+        >>> r2_penalty(critic, torch.randn(3, 2)).item()
+        5.0
+
+    References:
+        .. [Mescheder2018] L. Mescheder, A. Geiger, S. Nowozin. "Which Training Methods for GANs do actually
+           Converge?" ICML 2018. arXiv:1801.04406
+    """
+    critic = _check_critic(critic)
+    check_floating(fake, "fake")
+    if fake.ndim == 0:
+        raise ValueError("fake: expected a batch of shape (N, *), got a 0-d tensor")
+    sq = _squared_norms(_input_gradient(critic, fake, "fake"))
+    return reduce_loss(sq, reduction, weight, dtype=fake.dtype)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# module
+
+
+class GANLoss(nn.Module):
+    r"""Module form of a matched pair of GAN losses: ``.discriminator(real, fake)`` and ``.generator(fake)``.
+
+    ========================  ==========================================  ==========================================
+    ``kind``                  ``.discriminator``                          ``.generator``
+    ========================  ==========================================  ==========================================
+    ``"minimax"``             :func:`minimax_discriminator_loss`          :func:`minimax_generator_loss` (saturating)
+    ``"non-saturating"``      :func:`minimax_discriminator_loss`          :func:`non_saturating_generator_loss`
+    ``"least-squares"``       :func:`least_squares_discriminator_loss`    :func:`least_squares_generator_loss`
+    ``"wasserstein"``         :func:`wasserstein_critic_loss`             :func:`wasserstein_generator_loss`
+    ``"hinge"``               :func:`hinge_discriminator_loss`            :func:`hinge_generator_loss`
+    ========================  ==========================================  ==========================================
+
+    Penalties take the network, so they are not part of this module: add ``λ * gradient_penalty(...)`` (or
+    ``γ/2 * r1_penalty(...)``) to the discriminator loss yourself. There is no ``forward``: call the method
+    for the player you are training.
+
+    Args:
+        kind: One of :data:`GAN_KINDS`.
+        label_smoothing: One-sided real-label smoothing (``"minimax"`` and ``"non-saturating"`` only).
+        a, b, c: LSGAN codes (``"least-squares"`` only); defaults 0, 1, 1.
+        reduction: Reduction of the generator loss (the discriminator losses always return the sum of the two
+            batch means).
+
+    Raises:
+        ValueError: an unknown ``kind``, or a hyperparameter that ``kind`` does not use (it would be ignored).
+
+    Example:
+        >>> import torch
+        >>> loss = GANLoss("hinge")
+        >>> loss.discriminator(torch.tensor([2.0]), torch.tensor([0.0])), loss.generator(torch.tensor([0.5]))
+        (tensor(1.), tensor(-0.5000))
+    """
+
+    def __init__(
+        self,
+        kind: str = "non-saturating",
+        *,
+        label_smoothing: float | None = None,
+        a: float | None = None,
+        b: float | None = None,
+        c: float | None = None,
+        reduction: str = "mean",
+    ) -> None:
+        super().__init__()
+        self.kind = check_choice(kind, "kind", GAN_KINDS)
+        given = {k: v for k, v in dict(label_smoothing=label_smoothing, a=a, b=b, c=c).items() if v is not None}
+        allowed = {"minimax": {"label_smoothing"}, "non-saturating": {"label_smoothing"},
+                   "least-squares": {"a", "b", "c"}}.get(kind, set())
+        unused = sorted(set(given) - allowed)
+        if unused:
+            raise ValueError(f"{unused[0]}: not used by kind={kind!r} (it takes {sorted(allowed) or 'no options'})")
+        self.d_kwargs: dict[str, float] = {}
+        self.g_kwargs: dict[str, float] = {}
+        if "label_smoothing" in given:
+            self.d_kwargs["label_smoothing"] = check_scalar(
+                label_smoothing, "label_smoothing", low=0.0, high=1.0, high_inclusive=False
+            )
+        if kind == "least-squares":
+            a_, b_ = check_scalar(0.0 if a is None else a, "a"), check_scalar(1.0 if b is None else b, "b")
+            if a_ == b_:
+                raise ValueError(f"b: expected a real-data code different from a={a_:g}, got {b_:g}")
+            self.d_kwargs.update(a=a_, b=b_)
+            self.g_kwargs["c"] = check_scalar(1.0 if c is None else c, "c")
+        self.reduction = check_choice(reduction, "reduction", ("none", "mean", "sum"))
+        self._d, self._g = {
+            "minimax": (minimax_discriminator_loss, minimax_generator_loss),
+            "non-saturating": (minimax_discriminator_loss, non_saturating_generator_loss),
+            "least-squares": (least_squares_discriminator_loss, least_squares_generator_loss),
+            "wasserstein": (wasserstein_critic_loss, wasserstein_generator_loss),
+            "hinge": (hinge_discriminator_loss, hinge_generator_loss),
+        }[kind]
+
+    def discriminator(self, real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
+        """The discriminator's (critic's) loss on its outputs for real and generated samples."""
+        return self._d(real_logits, fake_logits, **self.d_kwargs)
+
+    def generator(self, fake_logits: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:
+        """The generator's loss on the discriminator's outputs for generated samples."""
+        return self._g(fake_logits, **self.g_kwargs, weight=weight, reduction=self.reduction)
+
+    def extra_repr(self) -> str:
+        opts = "".join(f", {k}={v:g}" for k, v in {**self.d_kwargs, **self.g_kwargs}.items())
+        return f"kind={self.kind!r}{opts}, reduction={self.reduction!r}"

@@ -8,7 +8,10 @@ from .. import focal as Fo
 from . import LossSpec, register
 from ._samplers import logits_binary, randint, randn
 
-_PAPER = "T.-Y. Lin, P. Goyal, R. Girshick, K. He, P. Dollar, Focal Loss for Dense Object Detection, ICCV 2017, arXiv:1708.02002"
+_PAPER = (
+    "T.-Y. Lin, P. Goyal, R. Girshick, K. He, P. Dollar, Focal Loss for Dense Object Detection, ICCV 2017, "
+    "arXiv:1708.02002"
+)
 
 
 def _index_with_ignored(classes: int = 4, spatial: tuple[int, ...] = (3,), ignore_index: int = -100, **kwargs):
