@@ -301,3 +301,13 @@ def test_smoke_report_warns_that_verdicts_mean_little(tmp_path):
     assert "only checks that every experiment runs" in report.render_html(results, tmp_path)
     results["profile"] = "quick"
     assert "only checks that every experiment runs" not in report.render_html(results, tmp_path)
+
+
+def test_pool_submits_the_slowest_previous_experiments_first(tmp_path):
+    (tmp_path / "results.json").write_text(json.dumps({
+        "profile": "quick",
+        "experiments": {"a": {"cpu_seconds": 5.0}, "b": {"cpu_seconds": 50.0}, "c": {"seconds": 20.0}},
+    }))
+    assert runner._longest_first(["a", "b", "c", "new"], tmp_path, "quick") == ["new", "b", "c", "a"]
+    assert runner._longest_first(["a", "b", "c"], tmp_path, "smoke") == ["a", "b", "c"]  # other profile: no hint
+    assert runner._longest_first(["a", "b"], tmp_path / "absent", "quick") == ["a", "b"]

@@ -265,7 +265,10 @@ def _run_pool(
     try:
         with cf.ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_worker_init) as pool:
             modules = _module_names(names)
-            futures = {pool.submit(_worker, n, modules.get(n), profile, seed, str(out), events): n for n in names}
+            futures = {
+                pool.submit(_worker, n, modules.get(n), profile, seed, str(out), events): n
+                for n in _longest_first(names, out, profile)
+            }
             for fut in cf.as_completed(futures):
                 name = futures[fut]
                 try:
@@ -289,6 +292,21 @@ def _run_pool(
         listener.join(timeout=2)
         manager.shutdown()
     return records
+
+
+def _longest_first(names: Sequence[str], out: Path, profile: str) -> list[str]:
+    """Submission order for the pool: the slowest experiments of a previous run in ``out`` first (so a long job
+    does not start last and leave one core idle); experiments without a previous time go first, in given order."""
+    import json
+
+    previous: dict[str, float] = {}
+    try:
+        old = json.loads((out / RESULTS_FILE).read_text())
+        if old.get("profile") == profile:
+            previous = {n: float(r.get("cpu_seconds") or r.get("seconds") or 0.0) for n, r in old["experiments"].items()}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        pass
+    return sorted(names, key=lambda n: -previous.get(n, float("inf")))
 
 
 def _module_names(names: Sequence[str]) -> dict[str, str]:
