@@ -26,8 +26,8 @@ $(VENV)/.dev: $(VENV)/.created pyproject.toml
 venv: $(VENV)/.lab
 
 demo: $(VENV)/.lab
-	$(VENV)/bin/losslab list
-	$(VENV)/bin/losslab info sigmoid_focal_loss
+	$(VENV)/bin/losslab reproduce --profile quick --out report --jobs $(JOBS)
+	@echo "report: $$(pwd)/report/report.html"
 
 test: $(VENV)/.dev
 	KERAS_BACKEND=torch $(PY) -m pytest -q -n $(JOBS) --dist loadfile

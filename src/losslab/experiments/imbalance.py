@@ -1,0 +1,334 @@
+"""Focal loss on a heavily imbalanced binary problem: do easy negatives stop dominating, and does AP improve?
+
+The setting imitates a dense detector's anchors in a feature space: for every positive anchor there are
+``hard`` negatives that overlap it (the confusable background next to an object) and ``easy`` negatives far
+away (the plain background that makes up almost every anchor), 1 positive per 1,000+ anchors. A one-hidden-layer
+network is trained with SGD for a fixed budget, as RetinaNet's head is, with the paper's prior initialization of
+the output bias (p = 0.01) and the loss summed over anchors and divided by the number of positives, using:
+
+* cross-entropy (``gamma = 0``, no ``alpha``),
+* alpha-balanced cross-entropy (``alpha = 0.75``, the paper's best for CE),
+* focal loss with ``gamma`` in {0.5, 1, 2, 5} and the paper's matching ``alpha`` (0.5, 0.25, 0.25, 0.25).
+
+Measured: average precision (scikit-learn) on fresh anchors for several seeds; the share of the training loss
+(summed over all steps) that easy negatives (predicted foreground probability < 0.1 at that step) carry; the paper's
+Figure 1 (loss against the probability of the true class for each ``gamma``) and its Figure 4 (cumulative share
+of the negatives' loss, negatives sorted by loss, for the converged ``gamma = 2`` model).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from ._base import Progress, Result, figure_path, markdown_table, no_progress, seed_everything
+
+NAME = "imbalance"
+TITLE = "Focal loss vs cross-entropy on 1:1,000 imbalanced dense anchors"
+PAPER = (
+    "T.-Y. Lin, P. Goyal, R. Girshick, K. He, P. Dollár. Focal Loss for Dense Object Detection. "
+    "ICCV 2017, arXiv:1708.02002"
+)
+EXPECTED = (
+    "Focal loss keeps the flood of easy negatives from dominating the training loss and gives a higher average "
+    "precision than cross-entropy, with or without alpha balancing."
+)
+
+PROFILES: dict[str, dict[str, Any]] = {
+    "smoke": {"seeds": 1, "n_pos": 10, "epochs": 1, "n_test_pos": 60},
+    "quick": {"seeds": 6, "n_pos": 40, "epochs": 3, "n_test_pos": 200},
+    "full": {"seeds": 10, "n_pos": 80, "epochs": 5, "n_test_pos": 400},
+}
+
+# Fixed settings (all profiles): feature dimension, negatives per positive, geometry, optimizer.
+DIM, HARD, EASY = 10, 30, 1000
+SEPARATION, FAR = 2.0, 4.0
+HIDDEN, LR, BATCH, PRIOR = 32, 0.01, 512, 0.01
+EASY_P = 0.1  # a negative is "easy" when its predicted foreground probability is below this
+_EASY_LOGIT = math.log(EASY_P / (1 - EASY_P))
+
+# (label, gamma, alpha): the paper's Table 1a/1b choices of alpha for each gamma.
+LOSSES: list[tuple[str, float, float | None]] = [
+    ("CE", 0.0, None),
+    ("CE, alpha=0.75", 0.0, 0.75),
+    ("focal gamma=0.5", 0.5, 0.5),
+    ("focal gamma=1", 1.0, 0.25),
+    ("focal gamma=2", 2.0, 0.25),
+    ("focal gamma=5", 5.0, 0.25),
+]
+FIG1_GAMMAS = (0.0, 0.5, 1.0, 2.0, 5.0)
+# The paper's COCO numbers (Table 1a: alpha-balanced CE; Table 1b: FL with gamma=2, alpha=0.25), ResNet-50, AP.
+PAPER_AP = {"CE, alpha=0.5": 30.2, "CE, alpha=0.75": 31.1, "focal gamma=2 (alpha=0.25)": 34.0}
+
+
+def _focal():
+    import losslab
+
+    fn = getattr(losslab, "sigmoid_focal_loss", None)
+    if fn is None:
+        raise RuntimeError("the imbalance experiment needs losslab.sigmoid_focal_loss (the focal family)")
+    return fn
+
+
+def anchors(n_pos: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """Synthetic dense anchors: ``n_pos`` positives, ``HARD * n_pos`` overlapping and ``EASY * n_pos`` far negatives.
+
+    Positives are N(SEPARATION * e1, I), hard negatives N(0, I), easy negatives N(-e1 - FAR * e2, I) in
+    ``DIM`` dimensions. Returns ``(features, labels)`` with labels 1.0 / 0.0.
+    """
+    e1 = torch.zeros(DIM)
+    e1[0] = 1.0
+    e2 = torch.zeros(DIM)
+    e2[1] = 1.0
+    pos = torch.randn(n_pos, DIM, generator=generator) + SEPARATION * e1
+    hard = torch.randn(n_pos * HARD, DIM, generator=generator)
+    easy = torch.randn(n_pos * EASY, DIM, generator=generator) - e1 - FAR * e2
+    x = torch.cat([pos, hard, easy])
+    y = torch.cat([torch.ones(n_pos), torch.zeros(len(hard) + len(easy))])
+    return x, y
+
+
+def _model(seed: int) -> nn.Sequential:
+    torch.manual_seed(seed)
+    model = nn.Sequential(nn.Linear(DIM, HIDDEN), nn.ReLU(), nn.Linear(HIDDEN, 1))
+    with torch.no_grad():  # the paper's prior initialization: every anchor starts at p = PRIOR
+        model[-1].bias.fill_(-math.log((1 - PRIOR) / PRIOR))
+    return model
+
+
+def _loss(logits: torch.Tensor, target: torch.Tensor, gamma: float, alpha: float | None) -> torch.Tensor:
+    """Per-anchor loss: focal (``gamma > 0``) or (alpha-balanced) cross-entropy, both via sigmoid_focal_loss."""
+    return _focal()(logits, target, gamma=gamma, alpha=alpha, reduction="none")
+
+
+def _train(
+    x: torch.Tensor, y: torch.Tensor, gamma: float, alpha: float | None, epochs: int, seed: int
+) -> tuple[nn.Sequential, float]:
+    """Train one model; returns it and the share of the training loss (summed over every step) carried by easy
+    negatives, i.e. negatives whose predicted foreground probability is below ``EASY_P`` at that step."""
+    model = _model(seed)
+    opt = torch.optim.SGD(model.parameters(), lr=LR, momentum=0.9)
+    order = torch.Generator().manual_seed(seed)
+    easy_sum = total_sum = 0.0
+    for _ in range(epochs):
+        for idx in torch.randperm(len(x), generator=order).split(BATCH):
+            logits = model(x[idx]).squeeze(1)
+            target = y[idx]
+            per_anchor = _loss(logits, target, gamma, alpha)
+            # RetinaNet's normalization: the summed loss divided by the number of positive anchors.
+            loss = per_anchor.sum() / target.sum().clamp(min=1.0)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            with torch.no_grad():
+                easy = (target == 0) & (logits < _EASY_LOGIT)
+                easy_sum += float(per_anchor[easy].sum())
+                total_sum += float(per_anchor.sum())
+    return model, easy_sum / total_sum
+
+
+@torch.no_grad()
+def _cumulative_negative_share(model: nn.Module, x: torch.Tensor, y: torch.Tensor, gamma: float) -> np.ndarray:
+    """The paper's Figure 4: cumulative normalized loss of the negatives, sorted from lowest to highest loss."""
+    logits = model(x[y == 0]).squeeze(1)
+    loss = _loss(logits, torch.zeros_like(logits), gamma, None).double()
+    loss = loss.sort().values
+    return (loss.cumsum(0) / loss.sum()).numpy()
+
+
+def run(
+    profile: str = "quick",
+    *,
+    seed: int = 0,
+    out_dir: str | None = None,
+    progress: Progress | None = None,
+) -> Result:
+    """Train every loss on ``seeds`` draws of the anchors, measure AP and the easy negatives' loss share."""
+    from sklearn.metrics import average_precision_score
+
+    if profile not in PROFILES:
+        raise ValueError(f"profile: expected one of {sorted(PROFILES)}, got {profile!r}")
+    cfg = PROFILES[profile]
+    progress = progress or no_progress
+    _focal()  # fail early, with a clear message, when the focal family is missing
+    start = time.perf_counter()
+    seed_everything(seed)
+
+    ap: dict[str, list[float]] = {label: [] for label, _, _ in LOSSES}
+    easy_share: dict[str, list[float]] = {label: [] for label, _, _ in LOSSES}
+    fig4_model: nn.Module | None = None
+    fig4_data: tuple[torch.Tensor, torch.Tensor] | None = None
+    jobs = [(s, spec) for s in range(cfg["seeds"]) for spec in LOSSES]
+    data: dict[int, tuple[torch.Tensor, ...]] = {}
+    for s, (label, gamma, alpha) in progress(jobs, desc="train", total=len(jobs)):
+        run_seed = seed * 1000 + s
+        if s not in data:
+            data = {s: (*anchors(cfg["n_pos"], torch.Generator().manual_seed(run_seed)),
+                        *anchors(cfg["n_test_pos"], torch.Generator().manual_seed(run_seed + 500)))}
+        x, y, xt, yt = data[s]
+        model, share = _train(x, y, gamma, alpha, cfg["epochs"], run_seed)
+        with torch.no_grad():
+            scores = model(xt).squeeze(1)
+        ap[label].append(float(average_precision_score(yt.numpy(), scores.numpy())))
+        easy_share[label].append(share)
+        if s == 0 and label == "focal gamma=2":
+            fig4_model, fig4_data = model, (x, y)
+
+    mean_ap = {k: float(np.mean(v)) for k, v in ap.items()}
+    mean_share = {k: float(np.mean(v)) for k, v in easy_share.items()}
+    assert fig4_model is not None and fig4_data is not None
+    cumulative = {g: _cumulative_negative_share(fig4_model, *fig4_data, g) for g in FIG1_GAMMAS}
+    # Share of the negatives' loss carried by the hardest 20% of negatives (the paper's Figure 4 reading).
+    hardest20 = {g: float(1.0 - c[int(0.8 * (len(c) - 1))]) for g, c in cumulative.items()}
+
+    ce, ce_a, fl2 = mean_ap["CE"], mean_ap["CE, alpha=0.75"], mean_ap["focal gamma=2"]
+    focal_labels = [label for label, gamma, _ in LOSSES if gamma > 0]
+    best_focal = max(focal_labels, key=lambda k: mean_ap[k])
+    share_ce, share_fl2 = mean_share["CE"], mean_share["focal gamma=2"]
+    easy80 = {g: 1.0 - v for g, v in hardest20.items()}  # loss share of the easiest 80% of negatives
+    # Claim 1 (the paper's Figure 4): on the converged model, the easiest 80% of the negatives carry most of the
+    # negatives' loss under CE but less than half of it under focal gamma=2.
+    # Claim 2: focal (the paper's gamma=2) beats CE and alpha-balanced CE in mean AP.
+    easy_dominates_ce = easy80[0.0] > 0.5
+    focal_tames = easy80[2.0] < 0.5 and easy80[2.0] < easy80[0.0]
+    ap_improves = fl2 > ce and fl2 > ce_a
+    holds = bool(easy_dominates_ce and focal_tames and ap_improves)
+
+    n_train = cfg["n_pos"] * (1 + HARD + EASY)
+    pieces = [
+        f"The easiest 80% of negatives carry {easy80[0.0]:.0%} of the negatives' loss under CE and "
+        f"{easy80[2.0]:.1%} under focal gamma=2 (training-loss share of easy negatives: CE {share_ce:.1%}, "
+        f"focal {share_fl2:.1%});",
+        f"mean AP over {cfg['seeds']} seed(s): focal gamma=2 {fl2:.3f} vs CE {ce:.3f} and alpha-balanced CE "
+        f"{ce_a:.3f} (best focal: {best_focal}, {mean_ap[best_focal]:.3f}).",
+    ]
+    if not holds:
+        why = []
+        if not easy_dominates_ce:
+            why.append(f"easy negatives do not dominate the CE loss here ({easy80[0.0]:.0%} <= 50%)")
+        if not focal_tames:
+            why.append(f"focal does not cut the easy negatives' share ({easy80[2.0]:.1%} vs CE {easy80[0.0]:.1%})")
+        if not ap_improves:
+            gap = f"{fl2 - max(ce, ce_a):+.3f}"
+            if cfg["seeds"] > 1:
+                gap += f" against a seed-to-seed spread of {float(np.mean([np.std(v) for v in ap.values()])):.3f}"
+            why.append(
+                f"focal gamma=2 does not beat both CE baselines in AP ({fl2:.3f} vs {ce:.3f} / {ce_a:.3f}; {gap})"
+            )
+        pieces.append("Not reproduced: " + "; ".join(why) + ".")
+    verdict = " ".join(pieces)
+
+    rows = []
+    for label, gamma, alpha in LOSSES:
+        rows.append(
+            [
+                label,
+                f"{gamma:g}",
+                "-" if alpha is None else f"{alpha:g}",
+                f"{mean_ap[label]:.3f}",
+                f"{np.std(ap[label]):.3f}",
+                f"{mean_share[label]:.1%}",
+            ]
+        )
+    table = markdown_table(
+        ["loss", "gamma", "alpha", f"mean AP ({cfg['seeds']} seeds)", "std", "training-loss share of easy negatives"], rows
+    )
+    table += (
+        f"\n\nTraining set: {n_train:,} anchors per seed, 1 positive per {HARD + EASY:,} negatives "
+        f"({HARD} hard, {EASY} easy). For reference, the paper's COCO AP (ResNet-50): CE alpha=0.5 30.2, "
+        f"CE alpha=0.75 31.1, focal gamma=2 alpha=0.25 34.0."
+    )
+
+    figures = _figures(out_dir, ap, cumulative, hardest20)
+    metrics = {
+        "ap": ap,
+        "mean_ap": mean_ap,
+        "easy_negative_training_loss_share": mean_share,
+        "easiest80_negative_loss_share_gamma": {f"{g:g}": v for g, v in easy80.items()},
+        "hardest20_negative_loss_share_gamma": {f"{g:g}": v for g, v in hardest20.items()},
+        "train_anchors": n_train,
+        "positives_per_seed": cfg["n_pos"],
+        "checks": {
+            "easiest80_negatives_dominate_ce": easy_dominates_ce,
+            "focal_cuts_easy_share": focal_tames,
+            "focal_gamma2_ap_beats_ce_and_alpha_ce": ap_improves,
+        },
+    }
+    return Result(
+        name=NAME,
+        title=TITLE,
+        paper=PAPER,
+        expected=EXPECTED,
+        profile=profile,
+        seed=seed,
+        metrics=metrics,
+        holds=holds,
+        verdict=verdict,
+        table=table,
+        figures=figures,
+        paper_numbers={"coco_ap": PAPER_AP},
+        seconds=time.perf_counter() - start,
+    )
+
+
+def _figures(
+    out_dir: str | None,
+    ap: dict[str, list[float]],
+    cumulative: dict[float, np.ndarray],
+    hardest20: dict[float, float],
+) -> list[str]:
+    fig1 = figure_path(out_dir, "focal_figure1.png")
+    if fig1 is None:
+        return []
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    colors = plt.get_cmap("viridis")(np.linspace(0.0, 0.85, len(FIG1_GAMMAS)))
+
+    # The paper's Figure 1: loss against the probability of the ground-truth class, computed by the library.
+    p = torch.linspace(1e-3, 1 - 1e-3, 400, dtype=torch.float64)
+    logits = torch.log(p) - torch.log1p(-p)
+    fig, ax = plt.subplots(figsize=(6.4, 4.4), constrained_layout=True)
+    for g, c in zip(FIG1_GAMMAS, colors):
+        loss = _focal()(logits, torch.ones_like(logits), gamma=g, alpha=None, reduction="none")
+        ax.plot(p.numpy(), loss.numpy(), color=c, lw=2, label=f"gamma = {g:g}" + (" (CE)" if g == 0 else ""))
+    ax.axvspan(0.6, 1.0, color="0.92", zorder=0)
+    ax.text(0.8, 4.6, "well-classified\nexamples", ha="center", va="top", fontsize=9, color="0.3")
+    ax.set(xlim=(0, 1), ylim=(0, 5), xlabel="probability of the ground-truth class", ylabel="loss",
+           title="Focal loss, the paper's Figure 1 (losslab.sigmoid_focal_loss)")
+    ax.legend(frameon=False)
+    fig.savefig(fig1, dpi=110)
+    plt.close(fig)
+
+    fig2 = figure_path(out_dir, "imbalance_ap_and_loss_share.png")
+    assert fig2 is not None
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(11.5, 4.3), constrained_layout=True)
+    labels = list(ap)
+    for i, label in enumerate(labels):
+        vals = ap[label]
+        color = "tab:blue" if label.startswith("focal") else "tab:gray"
+        a1.bar(i, np.mean(vals), color=color, alpha=0.75)
+        a1.plot(np.full(len(vals), i), vals, "o", color="k", ms=3.5, alpha=0.7)
+    a1.set_xticks(range(len(labels)), [lbl.replace("focal ", "focal\n").replace(", ", ",\n") for lbl in labels],
+                  fontsize=8.5)
+    lo = min(min(v) for v in ap.values())
+    hi = max(max(v) for v in ap.values())
+    a1.set_ylim(max(0.0, lo - 0.1 * (hi - lo + 1e-3) - 0.02), min(1.0, hi + 0.1 * (hi - lo + 1e-3) + 0.02))
+    a1.set(ylabel="average precision (held-out anchors)", title="AP per loss (bars: mean; dots: seeds)")
+    for g, c in zip(FIG1_GAMMAS, colors):
+        cum = cumulative[g]
+        frac = np.linspace(0, 1, len(cum))
+        a2.plot(frac, cum, color=c, lw=2, label=f"gamma = {g:g}: hardest 20% carry {hardest20[g]:.0%}")
+    a2.set(xlim=(0, 1), ylim=(0, 1), xlabel="fraction of negatives (sorted by loss)",
+           ylabel="cumulative normalized loss", title="Negatives' loss, converged gamma=2 model (paper's Fig. 4)")
+    a2.legend(frameon=False, fontsize=8.5, loc="upper left")
+    fig.savefig(fig2, dpi=110)
+    plt.close(fig)
+    return [fig1.name, fig2.name]
