@@ -49,8 +49,9 @@ def _check_alpha_scalar(alpha: float | None) -> float | None:
 # Eager calls run the element-wise kernels over cache-sized chunks of the flattened tensors: every temporary then
 # stays in cache and comes from the allocator's free list, instead of a fresh full-size buffer per operation
 # (page faults and memory traffic dominate an op-by-op loss on large tensors). Under torch.compile the kernels run
-# whole, and the compiler fuses each into one loop.
-_CHUNK = 1 << 13
+# whole, and the compiler fuses each into one loop. 32K elements (128 KiB per float32 temporary) was the fastest
+# of 2**13..2**18 against torchvision's formula with glibc's default allocator (benchmarks/bench_focal.py).
+_CHUNK = 1 << 15
 
 
 def _is_compiling() -> bool:
