@@ -106,12 +106,6 @@ def test_plot_bce_soft_and_keras_numbers(tmp_path):
     torch.testing.assert_close(got, torch.tensor(KERAS_VALUES[1], dtype=torch.float64), atol=1e-6, rtol=0)
 
 
-@pytest.mark.skipif(hasattr(losslab, "log_t"), reason="the tempered family is present")
-def test_plot_tempered_without_family_is_a_clear_error(capsys):
-    assert main(["plot", "tempered"]) == 2
-    assert "needs losslab.log_t" in capsys.readouterr().err
-
-
 # ---------------------------------------------------------------------------------------------------------------
 # recommend
 

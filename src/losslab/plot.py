@@ -15,6 +15,8 @@ from pathlib import Path
 import torch
 
 from . import registry
+from .classification import binary_cross_entropy
+from .tempered import bi_tempered_binary_logistic_loss, exp_t, log_t
 
 __all__ = ["SPECIAL", "plot_losses", "plot_tempered", "plot_bce_soft", "plot"]
 
@@ -92,19 +94,8 @@ def plot_losses(names: Sequence[str], target: float | None = None, out: str | Pa
     return out
 
 
-def _need(name: str):
-    import losslab
-
-    fn = getattr(losslab, name, None)
-    if fn is None:
-        raise ValueError(f"this plot needs losslab.{name}, which is not available in this installation")
-    return fn
-
-
 def plot_tempered(out: str | Path = "tempered.png") -> Path:
     """The bi-tempered paper's Figure 1 (Amid et al., NeurIPS 2019, arXiv:1906.03361), from the library's functions."""
-    log_t, exp_t = _need("log_t"), _need("exp_t")
-    bitemp = _need("bi_tempered_binary_logistic_loss")
     plt = _pyplot()
     fig, axes = plt.subplots(1, 3, figsize=(14.5, 4.3), constrained_layout=True)
     cmap = plt.get_cmap("viridis")
@@ -127,7 +118,7 @@ def plot_tempered(out: str | Path = "tempered.png") -> Path:
     target = torch.ones_like(a)
     pairs = ((1.0, 1.0), (0.8, 1.2), (0.5, 1.0), (0.5, 4.0))
     for i, (t1, t2) in enumerate(pairs):
-        loss = bitemp(a, target, t1=t1, t2=t2, reduction="none")
+        loss = bi_tempered_binary_logistic_loss(a, target, t1=t1, t2=t2, reduction="none")
         label = "logistic (t1 = t2 = 1)" if (t1, t2) == (1.0, 1.0) else f"bi-tempered t1={t1:g}, t2={t2:g}"
         axes[2].plot(a.numpy(), loss.detach().numpy(), lw=2, ls="--" if t1 == t2 == 1 else "-", label=label,
                      color="k" if t1 == t2 == 1 else cmap(i / len(pairs)))
@@ -151,7 +142,6 @@ KERAS_VALUES = (0.71743906, 0.5805602)  # y_pred as above; y_pred = y_true
 
 def plot_bce_soft(out: str | Path = "bce_soft.png") -> Path:
     """Binary cross-entropy against the prediction for soft targets; each minimum is at prediction = target."""
-    bce = _need("binary_cross_entropy")
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(8.4, 4.8), constrained_layout=True)
     p = torch.linspace(1e-3, 1 - 1e-3, 500, dtype=torch.float64)
@@ -159,15 +149,15 @@ def plot_bce_soft(out: str | Path = "bce_soft.png") -> Path:
     targets = (0.1, 0.3, 0.5, 0.7, 0.9)
     for i, y in enumerate(targets):
         color = cmap(i / len(targets))
-        loss = bce(p, torch.full_like(p, y), reduction="none")
+        loss = binary_cross_entropy(p, torch.full_like(p, y), reduction="none")
         ax.plot(p.numpy(), loss.numpy(), color=color, lw=2, label=f"target {y:g}")
-        floor = float(bce(torch.tensor([y], dtype=torch.float64), torch.tensor([y], dtype=torch.float64)))
+        floor = float(binary_cross_entropy(torch.tensor([y], dtype=torch.float64), torch.tensor([y], dtype=torch.float64)))
         ax.plot([y], [floor], "o", color=color, ms=6)
         ax.annotate(f"{floor:.3f}", (y, floor), textcoords="offset points", xytext=(0, -14), ha="center",
                     fontsize=8, color=color)
     yt = torch.tensor(KERAS_Y_TRUE, dtype=torch.float64)
-    v1 = float(bce(torch.tensor(KERAS_Y_PRED, dtype=torch.float64), yt))
-    v2 = float(bce(yt.clone(), yt))
+    v1 = float(binary_cross_entropy(torch.tensor(KERAS_Y_PRED, dtype=torch.float64), yt))
+    v2 = float(binary_cross_entropy(yt.clone(), yt))
     note = (
         "Keras BinaryCrossentropy, y_true = [0.5, 0.3, 0.5, 0.9]:\n"
         f"  y_pred = [0.1, 0.3, 0.5, 0.8]  Keras {KERAS_VALUES[0]:.8f}   losslab {v1:.8f}\n"

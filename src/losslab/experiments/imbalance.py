@@ -26,6 +26,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..focal import sigmoid_focal_loss
 from ._base import Progress, Result, figure_path, markdown_table, no_progress, seed_everything
 
 NAME = "imbalance"
@@ -66,15 +67,6 @@ FIG1_GAMMAS = (0.0, 0.5, 1.0, 2.0, 5.0)
 PAPER_AP = {"CE, alpha=0.5": 30.2, "CE, alpha=0.75": 31.1, "focal gamma=2 (alpha=0.25)": 34.0}
 
 
-def _focal():
-    import losslab
-
-    fn = getattr(losslab, "sigmoid_focal_loss", None)
-    if fn is None:
-        raise RuntimeError("the imbalance experiment needs losslab.sigmoid_focal_loss (the focal family)")
-    return fn
-
-
 def anchors(n_pos: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
     """Synthetic dense anchors: ``n_pos`` positives, ``HARD * n_pos`` overlapping and ``EASY * n_pos`` far negatives.
 
@@ -103,7 +95,7 @@ def _model(seed: int) -> nn.Sequential:
 
 def _loss(logits: torch.Tensor, target: torch.Tensor, gamma: float, alpha: float | None) -> torch.Tensor:
     """Per-anchor loss: focal (``gamma > 0``) or (alpha-balanced) cross-entropy, both via sigmoid_focal_loss."""
-    return _focal()(logits, target, gamma=gamma, alpha=alpha, reduction="none")
+    return sigmoid_focal_loss(logits, target, gamma=gamma, alpha=alpha, reduction="none")
 
 
 def _train(
@@ -155,7 +147,6 @@ def run(
         raise ValueError(f"profile: expected one of {sorted(PROFILES)}, got {profile!r}")
     cfg = PROFILES[profile]
     progress = progress or no_progress
-    _focal()  # fail early, with a clear message, when the focal family is missing
     start = time.perf_counter()
     seed_everything(seed)
 
@@ -297,7 +288,7 @@ def _figures(
     logits = torch.log(p) - torch.log1p(-p)
     fig, ax = plt.subplots(figsize=(6.4, 4.4), constrained_layout=True)
     for g, c in zip(FIG1_GAMMAS, colors):
-        loss = _focal()(logits, torch.ones_like(logits), gamma=g, alpha=None, reduction="none")
+        loss = sigmoid_focal_loss(logits, torch.ones_like(logits), gamma=g, alpha=None, reduction="none")
         ax.plot(p.numpy(), loss.numpy(), color=c, lw=2, label=f"gamma = {g:g}" + (" (CE)" if g == 0 else ""))
     ax.axvspan(0.6, 1.0, color="0.92", zorder=0)
     ax.text(0.8, 4.6, "well-classified\nexamples", ha="center", va="top", fontsize=9, color="0.3")
