@@ -79,17 +79,12 @@ def test_plot_without_curve_is_a_clear_error(monkeypatch, capsys):
     assert "no curve to plot for mse_loss" in capsys.readouterr().err
 
 
-@pytest.mark.skipif(
-    not all(hasattr(losslab, n) for n in ("log_t", "exp_t", "bi_tempered_binary_logistic_loss")),
-    reason="the tempered family has not landed",
-)
 def test_plot_tempered(tmp_path):
     out = tmp_path / "t.png"
     assert main(["plot", "tempered", "--out", str(out)]) == 0
     _png(out)
 
 
-@pytest.mark.skipif(not hasattr(losslab, "binary_cross_entropy"), reason="binary_cross_entropy has not landed")
 def test_plot_bce_soft_and_keras_numbers(tmp_path):
     import torch
 
@@ -142,7 +137,6 @@ def test_recommend_activation_warning_in_output(capsys):
     assert "warning: tanh outputs lie in [-1, 1]; mse loss can only fit targets inside that range" in out
 
 
-@pytest.mark.skipif("categorical_cross_entropy" not in {s.name for s in registry.all_specs()}, reason="classification has not landed")
 def test_recommend_single_label_with_tanh_warns_and_points_to_a_fit(capsys):
     assert main(["recommend", "--task", "single-label", "--activation", "softmax"]) == 0
     out = capsys.readouterr().out
@@ -251,18 +245,10 @@ def test_reproduce_unknown_experiment(monkeypatch, tmp_path, capsys):
     assert "unknown experiment 'imbalanc'; did you mean 'imbalance'?" in capsys.readouterr().err
 
 
-def _runnable() -> list[str]:
-    names = list(experiments.available())
-    if not hasattr(losslab, "sigmoid_focal_loss"):
-        names = [n for n in names if n != "imbalance"]
-    return names
-
-
-@pytest.mark.skipif(len(_runnable()) < 2, reason="fewer than two runnable experiments have landed")
 def test_reproduce_real_smoke_in_parallel_jobs(tmp_path):
     """Two real experiments in their smoke profile, as two single-threaded worker processes."""
     cheap = ("box-regression", "imbalance", "gradient")  # the fastest smoke profiles first
-    names = sorted(_runnable(), key=lambda n: (cheap.index(n) if n in cheap else len(cheap), n))[:2]
+    names = sorted(experiments.available(), key=lambda n: (cheap.index(n) if n in cheap else len(cheap), n))[:2]
     out = tmp_path / "rep"
     code = main(["reproduce", *names, "--profile", "smoke", "--out", str(out), "--jobs", "2", "--no-progress"])
     results = json.loads((out / "results.json").read_text())

@@ -11,12 +11,9 @@ from pathlib import Path
 
 import pytest
 
-import losslab
 from losslab import experiments
 from losslab.experiments import Result, report, runner
 
-HAS_FOCAL = hasattr(losslab, "sigmoid_focal_loss")
-needs_focal = pytest.mark.skipif(not HAS_FOCAL, reason="losslab.sigmoid_focal_loss has not landed")
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -265,7 +262,6 @@ def test_imbalance_anchors_are_deterministic_and_imbalanced():
     assert int(y1.sum()) == 5 and len(y1) == 5 * (1 + HARD + EASY)
 
 
-@needs_focal
 def test_imbalance_smoke_run(tmp_path):
     from losslab.experiments import imbalance
 
@@ -284,7 +280,6 @@ def test_imbalance_smoke_run(tmp_path):
     assert "| CE |" in r.table and r.verdict
 
 
-@needs_focal
 def test_imbalance_same_seed_same_numbers():
     from losslab.experiments import imbalance
 
