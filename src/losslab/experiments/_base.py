@@ -102,3 +102,31 @@ def figure_path(out_dir: str | Path | None, filename: str) -> Path | None:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     return out / filename
+
+
+def example_grid(
+    path: Path,
+    rows: list[tuple[str, list[Any], str | None]],
+    title: str,
+) -> None:
+    """Save a grid of example images: one row per ``(label, images, cmap)``, one column per example."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    cols = len(rows[0][1])
+    fig, axes = plt.subplots(len(rows), cols, figsize=(2.0 * cols, 2.05 * len(rows)))
+    axes = np.asarray(axes).reshape(len(rows), cols)
+    for i, (label, images, cmap) in enumerate(rows):
+        for j, image in enumerate(images):
+            ax = axes[i, j]
+            ax.imshow(image, cmap=cmap, interpolation="nearest")
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if j == 0:
+                ax.set_ylabel(label)
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)

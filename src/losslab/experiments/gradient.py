@@ -27,7 +27,7 @@ from scipy import ndimage
 from torch import nn
 
 from ..segmentation import image_gradient_loss
-from ._base import Progress, Result, figure_path, markdown_table, no_progress, seed_everything
+from ._base import Progress, Result, example_grid, figure_path, markdown_table, no_progress, seed_everything
 from .boundary import TinyUNet, smooth_noise
 
 NAME = "gradient"
@@ -217,24 +217,6 @@ def run(profile: str = "quick", *, seed: int = 0, out_dir: str | Path | None = N
 
 
 def _figure(path: Path, images: np.ndarray, gt: np.ndarray, pred_a: np.ndarray, pred_b: np.ndarray) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    cols = len(images)
-    fig, axes = plt.subplots(4, cols, figsize=(2.0 * cols, 8.2))
-    axes = np.asarray(axes).reshape(4, cols)
-    titles = ["image", "ground truth", "cross-entropy", "CE + image gradient"]
-    for j in range(cols):
-        for i, arr in enumerate((np.moveaxis(images[j], 0, -1), gt[j], pred_a[j], pred_b[j])):
-            ax = axes[i, j]
-            ax.imshow(arr, cmap=None if i == 0 else "magma", interpolation="nearest")
-            ax.set_xticks([])
-            ax.set_yticks([])
-            if j == 0:
-                ax.set_ylabel(titles[i])
-    fig.suptitle("Held-out thin strands (first seed)")
-    fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
+    rows = [("image", [np.moveaxis(im, 0, -1) for im in images], None), ("ground truth", list(gt), "magma"),
+            ("cross-entropy", list(pred_a), "magma"), ("CE + image gradient", list(pred_b), "magma")]
+    example_grid(path, rows, "Held-out thin strands (first seed)")

@@ -64,6 +64,14 @@ def _layer_weights(layer_weights: LayerWeights, keys: list[object]) -> list[floa
     return [check_scalar(v, "layer_weights", low=0.0) for v in values]
 
 
+def _check_layer_weight_values(layer_weights: LayerWeights) -> None:
+    """Module-time check that every given layer weight is a number ``>= 0`` (the layers are known at call time)."""
+    if layer_weights is not None:
+        values = layer_weights.values() if isinstance(layer_weights, Mapping) else layer_weights
+        for v in values:
+            check_scalar(v, "layer_weights", low=0.0)
+
+
 def _result_dtype(items: list[tuple[object, torch.Tensor, torch.Tensor]]) -> torch.dtype:
     return items[0][1].dtype
 
@@ -138,10 +146,7 @@ class FeatureReconstructionLoss(nn.Module):
 
     def __init__(self, *, layer_weights: LayerWeights = None, reduction: str = "mean") -> None:
         super().__init__()
-        if layer_weights is not None:
-            values = layer_weights.values() if isinstance(layer_weights, Mapping) else layer_weights
-            for v in values:
-                check_scalar(v, "layer_weights", low=0.0)
+        _check_layer_weight_values(layer_weights)
         self.layer_weights = layer_weights
         self.reduction = reduction
 
@@ -245,10 +250,7 @@ class StyleLoss(nn.Module):
 
     def __init__(self, *, layer_weights: LayerWeights = None, reduction: str = "mean") -> None:
         super().__init__()
-        if layer_weights is not None:
-            values = layer_weights.values() if isinstance(layer_weights, Mapping) else layer_weights
-            for v in values:
-                check_scalar(v, "layer_weights", low=0.0)
+        _check_layer_weight_values(layer_weights)
         self.layer_weights = layer_weights
         self.reduction = reduction
 
