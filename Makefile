@@ -27,7 +27,6 @@ venv: $(VENV)/.lab
 
 demo: $(VENV)/.lab
 	$(VENV)/bin/losslab reproduce --profile quick --out report --jobs $(JOBS)
-	@echo "report: $$(pwd)/report/report.html"
 
 test: $(VENV)/.dev
 	KERAS_BACKEND=torch $(PY) -m pytest -q -n $(JOBS) --dist loadfile
