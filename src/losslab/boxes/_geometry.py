@@ -141,11 +141,17 @@ def _box_terms(b1: torch.Tensor, b2: torch.Tensor, eps: float, kind: str, detach
     return iou, penalty, (w1, h1, w2, h2)
 
 
-def _aspect_angle(w: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
-    # atan2(w, h) == atan(w / h) for h > 0 and pi/2 at h = 0; a point box (w = h = 0) gets the angle of a
-    # square, pi/4, through a double where (atan2's gradient is 0/0 there).
-    point = (w == 0) & (h == 0)
-    return torch.atan2(torch.where(point, 1.0, w), torch.where(point, 1.0, h))
+def _aspect_angle_difference(w1: torch.Tensor, h1: torch.Tensor, w2: torch.Tensor, h2: torch.Tensor) -> torch.Tensor:
+    # atan(w2/h2) - atan(w1/h1) as one atan2: both angles lie in [0, pi/2], so their difference is the angle of
+    # the complex number (h2 + i w2)(h1 - i w1), whose real part h1 h2 + w1 w2 is >= 0. One transcendental instead
+    # of two (inductor's CPU code runs atan2 scalar over the strided box columns). A point box (w = h = 0) gets
+    # the angle of a square, pi/4, through a double where (atan2's gradient is 0/0 there); after that the two
+    # arguments are never both 0.
+    p1 = (w1 == 0) & (h1 == 0)
+    p2 = (w2 == 0) & (h2 == 0)
+    w1, h1 = torch.where(p1, 1.0, w1), torch.where(p1, 1.0, h1)
+    w2, h2 = torch.where(p2, 1.0, w2), torch.where(p2, 1.0, h2)
+    return torch.atan2(w2 * h1 - w1 * h2, h1 * h2 + w1 * w2)
 
 
 def _pair_loss(b1, b2, kind, eps, *, mode="linear", alpha_mode="always", detach_diagonal=False):
@@ -160,7 +166,7 @@ def _pair_loss(b1, b2, kind, eps, *, mode="linear", alpha_mode="always", detach_
     loss = 1.0 - iou + penalty
     if kind == "ciou":
         w1, h1, w2, h2 = extras
-        v = _FOUR_OVER_PI2 * (_aspect_angle(w2, h2) - _aspect_angle(w1, h1)).square()
+        v = _FOUR_OVER_PI2 * _aspect_angle_difference(w1, h1, w2, h2).square()
         with torch.no_grad():
             den = 1.0 - iou + v + eps
             alpha = torch.where(den > 0, v / torch.where(den > 0, den, 1.0), 0.0)
