@@ -38,6 +38,15 @@ def _pyplot():
     return plt
 
 
+def _save(fig, out: str | Path) -> Path:
+    """Write ``fig`` to ``out`` (creating its folder), close it, and return the path."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=110)
+    _pyplot().close(fig)
+    return out
+
+
 def _grid(spec: registry.LossSpec, target: float) -> torch.Tensor:
     if spec.input_kind == "probabilities":
         return torch.linspace(1e-3, 1 - 1e-3, 500, dtype=torch.float64)
@@ -87,11 +96,7 @@ def plot_losses(names: Sequence[str], target: float | None = None, out: str | Pa
     ax.set_ylim(bottom=min(0.0, ax.get_ylim()[0]))
     ax.legend(frameon=False)
     ax.grid(alpha=0.25)
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=110)
-    plt.close(fig)
-    return out
+    return _save(fig, out)
 
 
 def plot_tempered(out: str | Path = "tempered.png") -> Path:
@@ -127,11 +132,7 @@ def plot_tempered(out: str | Path = "tempered.png") -> Path:
         ax.legend(frameon=False, fontsize=8.5)
         ax.grid(alpha=0.25)
     fig.suptitle("Bi-tempered logistic loss, the paper's Figure 1 (computed with losslab)")
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=110)
-    plt.close(fig)
-    return out
+    return _save(fig, out)
 
 
 # The worked example from the Q&A behind issue 3: Keras' BinaryCrossentropy() on these inputs.
@@ -170,11 +171,7 @@ def plot_bce_soft(out: str | Path = "bce_soft.png") -> Path:
            title="Soft targets: the minimum is at prediction = target (dots), and it is not 0")
     ax.legend(frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     ax.grid(alpha=0.25)
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=110)
-    plt.close(fig)
-    return out
+    return _save(fig, out)
 
 
 def plot(names: Sequence[str], target: float | None = None, out: str | Path | None = None) -> Path:

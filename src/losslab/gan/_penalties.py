@@ -178,12 +178,7 @@ def r1_penalty(
         .. [Mescheder2018] L. Mescheder, A. Geiger, S. Nowozin. "Which Training Methods for GANs do actually
            Converge?" ICML 2018. arXiv:1801.04406
     """
-    critic = _check_critic(critic)
-    check_floating(real, "real")
-    if real.ndim == 0:
-        raise ValueError("real: expected a batch of shape (N, *), got a 0-d tensor")
-    sq = _squared_norms(_input_gradient(critic, real, "real"))
-    return reduce_loss(sq, reduction, weight, dtype=real.dtype)
+    return _squared_gradient_penalty(critic, real, "real", weight, reduction)
 
 
 def r2_penalty(
@@ -228,9 +223,20 @@ def r2_penalty(
         .. [Mescheder2018] L. Mescheder, A. Geiger, S. Nowozin. "Which Training Methods for GANs do actually
            Converge?" ICML 2018. arXiv:1801.04406
     """
+    return _squared_gradient_penalty(critic, fake, "fake", weight, reduction)
+
+
+def _squared_gradient_penalty(
+    critic: Callable[[torch.Tensor], torch.Tensor],
+    x: torch.Tensor,
+    name: str,
+    weight: torch.Tensor | None,
+    reduction: str,
+) -> torch.Tensor:
+    """E[||grad_x D(x)||^2] over the batch ``x`` (R1 on real data, R2 on generated data)."""
     critic = _check_critic(critic)
-    check_floating(fake, "fake")
-    if fake.ndim == 0:
-        raise ValueError("fake: expected a batch of shape (N, *), got a 0-d tensor")
-    sq = _squared_norms(_input_gradient(critic, fake, "fake"))
-    return reduce_loss(sq, reduction, weight, dtype=fake.dtype)
+    check_floating(x, name)
+    if x.ndim == 0:
+        raise ValueError(f"{name}: expected a batch of shape (N, *), got a 0-d tensor")
+    sq = _squared_norms(_input_gradient(critic, x, name))
+    return reduce_loss(sq, reduction, weight, dtype=x.dtype)
