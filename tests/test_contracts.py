@@ -56,7 +56,7 @@ def test_spec_metadata(spec):
     if spec.weighted:
         assert params["reduction"].default == "mean"
         assert params["reduction"].kind is inspect.Parameter.KEYWORD_ONLY
-        assert params["weight"].kind is inspect.Parameter.KEYWORD_ONLY
+        assert params[_weight_name(spec)].kind is inspect.Parameter.KEYWORD_ONLY
 
 
 @pytest.mark.parametrize("spec", WEIGHTED, ids=[s.name for s in WEIGHTED])
@@ -70,27 +70,34 @@ def test_reductions_agree(spec):
         spec.function(*args, **kwargs, reduction="avg")
 
 
+def _weight_name(spec) -> str:
+    """``sample_weight`` (the convention) or ``weight`` (the name before the rename)."""
+    params = inspect.signature(spec.function).parameters
+    return "sample_weight" if "sample_weight" in params else "weight"
+
+
 @pytest.mark.parametrize("spec", PER_SAMPLE, ids=[s.name for s in PER_SAMPLE])
 def test_weight_invariances(spec):
     args, kwargs = _call(spec)
+    w = _weight_name(spec)
     n = args[0].shape[0]
     none = spec.function(*args, **kwargs, reduction="none")
     # unit weights == no weights
     ones = _batch_weight(none, torch.ones(n))
     for red in ("mean", "sum"):
         torch.testing.assert_close(
-            spec.function(*args, **kwargs, weight=ones, reduction=red), spec.function(*args, **kwargs, reduction=red)
+            spec.function(*args, **kwargs, **{w: ones}, reduction=red), spec.function(*args, **kwargs, reduction=red)
         )
     # integer weights == repeated samples
     counts = torch.tensor([1, 2, 0, 3, 1, 2][:n])
     rows = torch.repeat_interleave(torch.arange(n), counts)
-    weighted = spec.function(*args, **kwargs, weight=_batch_weight(none, counts), reduction="mean")
+    weighted = spec.function(*args, **kwargs, **{w: _batch_weight(none, counts)}, reduction="mean")
     repeated = spec.function(*_index(args, spec, rows), **kwargs, reduction="mean")
     torch.testing.assert_close(weighted, repeated)
     # zero weight == removed sample
     keep = counts > 0
     removed = spec.function(*_index(args, spec, keep), **kwargs, reduction="sum")
-    zero = spec.function(*args, **kwargs, weight=_batch_weight(none, keep.double()), reduction="sum")
+    zero = spec.function(*args, **kwargs, **{w: _batch_weight(none, keep.double())}, reduction="sum")
     torch.testing.assert_close(zero, removed)
 
 
