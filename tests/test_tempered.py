@@ -8,6 +8,7 @@ central finite differences, and an unrolled autograd reference written here from
 from __future__ import annotations
 
 import json
+import math
 
 import pytest
 import torch
@@ -512,7 +513,7 @@ def test_bad_input():
         bi_tempered_logistic_loss(torch.ones(3, 4, dtype=torch.long), y, t1=0.5, t2=2.0)
     with pytest.raises(ValueError, match=r"activations: expected shape \(N, C, \*\)"):
         bi_tempered_logistic_loss(torch.randn(3), y, t1=0.5, t2=2.0)
-    with pytest.raises(ValueError, match=r"label_smoothing: needs at least 2 classes"):
+    with pytest.raises(ValueError, match=r"activations: expected at least 2 classes on dim 1"):
         bi_tempered_logistic_loss(torch.randn(3, 1), torch.zeros(3, dtype=torch.long), t1=0.5, t2=2.0, label_smoothing=0.1)
     with pytest.raises(ValueError, match=r"target: expected the same shape as activations \(3,\), got \(4,\)"):
         bi_tempered_binary_logistic_loss(torch.randn(3), torch.rand(4), t1=0.5, t2=2.0)
@@ -542,3 +543,71 @@ def test_few_classes_layout_matches(t1, t2):
             (part * torch.arange(i, i + 4)).sum().backward()
             _close(full[i : i + 4].detach(), part.detach(), atol=1e-12, rtol=1e-12)
             _close(x.grad[i : i + 4], xi.grad, atol=1e-12, rtol=1e-12)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# regressions of the outside review (issue 12) and torch.func
+
+
+@pytest.mark.parametrize("t1,t2", [(0.7, 1.3), (0.6, 1.4), (0.8, 1.2), (0.5, 1.5)])
+def test_t1_plus_t2_equal_two_matches_the_unrolled_reference(t1, t2):
+    """The old fast branch for t1 + t2 = 2 read an overwritten buffer when 1/(1 - t1) was not a whole number."""
+    g = torch.Generator().manual_seed(1)
+    a = torch.randn(5, 4, generator=g, dtype=F64, requires_grad=True)
+    y = torch.tensor([0, 3, 1, 1, 2])
+    got = bi_tempered_logistic_loss(a, y, t1=t1, t2=t2, num_iters=None, reduction="none")
+    p = tempered_softmax(a, t2, num_iters=None)
+    onehot = F.one_hot(y, 4).to(F64)
+    expected = (-onehot * log_t(p, t1) - (onehot - p ** (2 - t1)) / (2 - t1)).sum(1)
+    _close(got, expected, atol=1e-12, rtol=1e-10)
+    got.sum().backward()
+    grad, a.grad = a.grad.clone(), None
+    expected.sum().backward()
+    _close(grad, a.grad, atol=1e-10, rtol=1e-8)
+
+
+def test_rejects_bad_ignore_index_dim_and_class_counts():
+    a = torch.randn(3, 4)
+    y = torch.tensor([0, 1, 2])
+    for bad in (True, 1.5):
+        with pytest.raises(TypeError, match="ignore_index: expected an int or None"):
+            bi_tempered_logistic_loss(a, y, t1=0.5, t2=2.0, ignore_index=bad)
+    with pytest.raises(ValueError, match=r"dim: expected a dimension of activations in \[-2, 1\], got 2"):
+        tempered_softmax(a, 1.5, dim=2)
+    with pytest.raises(ValueError, match="activations: expected at least 1 class on dim 1"):
+        tempered_softmax(torch.randn(3, 0), 1.5)
+    with pytest.raises(ValueError, match="activations: expected at least 2 classes on dim 1"):
+        bi_tempered_logistic_loss(torch.randn(3, 1), torch.zeros(3, dtype=torch.long), t1=0.5, t2=2.0)
+    with pytest.raises(ValueError, match="activations: expected at least 2 classes on dim 1, got shape \\(3, 0\\)"):
+        bi_tempered_logistic_loss(torch.randn(3, 0), torch.rand(3, 0), t1=0.5, t2=2.0)
+    with pytest.raises(TypeError, match="bi_tempered_logistic_loss: `weight` was renamed to `sample_weight`"):
+        bi_tempered_logistic_loss(a, y, t1=0.5, t2=2.0, weight=torch.ones(3))
+    for bad in (math.nan, math.inf):
+        with pytest.raises(ValueError, match="t2: expected"):
+            bi_tempered_logistic_loss(a, y, t1=0.5, t2=bad)
+        with pytest.raises(ValueError, match="activations: expected finite values"):
+            bi_tempered_logistic_loss(torch.full((3, 4), bad), y, t1=0.5, t2=2.0)
+
+
+@pytest.mark.parametrize("t1,t2", [(0.5, 0.8), (0.8, 1.2), (1.0, 1.0)])
+def test_torch_func_grad_vmap_and_double_backward(t1, t2):
+    g = torch.Generator().manual_seed(2)
+    a = torch.randn(3, 5, generator=g, dtype=F64)
+    y = torch.tensor([0, 4, 2])
+
+    def loss(x):
+        return bi_tempered_logistic_loss(x, y, t1=t1, t2=t2, num_iters=None)
+
+    x = a.clone().requires_grad_()
+    loss(x).backward()
+    torch.testing.assert_close(torch.func.grad(loss)(a), x.grad)
+    per_row = torch.func.vmap(lambda row, lab: bi_tempered_logistic_loss(row[None], lab[None], t1=t1, t2=t2, num_iters=None))
+    torch.testing.assert_close(per_row(a, y), bi_tempered_logistic_loss(a, y, t1=t1, t2=t2, num_iters=None, reduction="none"))
+    # double backward: the Hessian-vector product agrees with finite differences of the gradient
+    v = torch.randn(3, 5, generator=g, dtype=F64)
+    x = a.clone().requires_grad_()
+    (gx,) = torch.autograd.grad(loss(x), x, create_graph=True)
+    (hv,) = torch.autograd.grad((gx * v).sum(), x)
+    h = 1e-6
+    fd = (torch.func.grad(loss)(a + h * v) - torch.func.grad(loss)(a - h * v)) / (2 * h)
+    torch.testing.assert_close(hv, fd, rtol=1e-5, atol=1e-7)

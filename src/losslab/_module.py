@@ -58,9 +58,6 @@ class LossModule(nn.Module):
             for p in params
             if p.kind is inspect.Parameter.KEYWORD_ONLY and p.name not in cls._call_time
         }
-        missing = [name for name, default in cls._hyperparameters.items() if default is inspect.Parameter.empty]
-        if missing:
-            raise TypeError(f"{function.__name__}: keyword-only arguments without a default: {missing}")
         init_params = [inspect.Parameter("self", inspect.Parameter.POSITIONAL_ONLY)] + [
             inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default)
             for name, default in cls._hyperparameters.items()
@@ -83,6 +80,9 @@ class LossModule(nn.Module):
                 f"{tuple(cls._hyperparameters)}"
             )
         values = {**cls._hyperparameters, **hyperparameters}
+        missing = [name for name, value in values.items() if value is inspect.Parameter.empty]
+        if missing:
+            raise TypeError(f"{cls.__name__}: missing required keyword argument {missing[0]!r}")
         for name, value in values.items():
             _check_hyperparameter(name, value)
             if isinstance(value, torch.Tensor):

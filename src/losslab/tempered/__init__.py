@@ -5,12 +5,12 @@ The bi-tempered logistic loss [Amid2019]_ replaces the log in the logistic loss 
 cannot dominate training) and the softmax by a tempered softmax with a heavier tail (:math:`t_2 > 1`, so
 examples near the boundary are not pushed over it by noise).
 
-The normalization of the tempered softmax has no closed form. ``losslab`` computes it in the forward pass and
-differentiates the loss with its closed-form gradient in a custom :class:`torch.autograd.Function`, so backward
-never unrolls the iterations. Every power in the forward and backward pass is written as a power of one
-intermediate :math:`b = 1 + (1 - t_2)(a - \lambda)`; when the temperatures make those powers whole numbers
-(``(t1, t2) = (0.8, 1.2)``: :math:`p = b^{-5}`, :math:`p^{1-t_1} = b^{-1}`) they are computed with a few
-multiplies instead of a transcendental ``pow``.
+The normalization of the tempered softmax has no closed form. ``losslab`` solves it without a graph (the
+official fixed point for ``t2 > 1`` with an int ``num_iters``, Newton's method otherwise) and differentiates it
+implicitly (:math:`\partial\lambda/\partial a_j = p_j^{t}/\sum_c p_c^{t}`), so autograd never unrolls the
+iterations, and second derivatives and ``torch.func`` work. Every tempered log and exp is written through
+``log1p``/``expm1`` of an accurate log-probability, so the losses are continuous through temperatures of 1 in
+float32 as in float64.
 """
 
 from __future__ import annotations
