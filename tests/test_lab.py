@@ -97,7 +97,7 @@ def test_reproduce_writes_results_and_reports(fakes, tmp_path):
     assert results["experiments"]["beta"]["holds"] is False
     assert on_disk["experiments"]["gamma"]["error"].startswith("RuntimeError")
     md = (tmp_path / "report.md").read_text()
-    assert "1 of 3 claims hold; 1 does not (beta); 1 failed to run (gamma)." in md
+    assert "1 of 3 claims hold; 1 does not hold (beta); 1 failed to run (gamma)." in md
     assert "The claim does not hold here." in md and "The experiment failed to run" in md
     assert "![alpha: curve](alpha/curve.png)" in md
 
@@ -171,7 +171,7 @@ def test_markdown_report(tmp_path):
     md = report.render_markdown(_fake_results(tmp_path))
     lines = md.splitlines()
     assert lines[0] == "# losslab: do the papers' claims hold here?"
-    assert "**1 of 3 claims hold; 1 does not (no); 1 failed to run (broken).**" in md
+    assert "**1 of 3 claims hold; 1 does not hold (no); 1 failed to run (broken).**" in md
     assert "| [ok](#ok) | Claim of ok. | ✅ holds |" in md
     assert "| [no](#no) | Claim of no. | ❌ does not hold |" in md
     assert "> ❌ **The claim does not hold here.**" in md
@@ -186,10 +186,10 @@ def test_html_report_is_self_contained(tmp_path):
     assert page.startswith("<!DOCTYPE html>")
     assert 'src="data:image/png;base64,' in page and "ok/fig.png\"" not in page
     assert "The claim does not hold here." in page and "The experiment failed to run:" in page
-    assert '<span class="badge no">does not hold</span>' in page
-    # text is escaped; inline markdown becomes tags
+    assert "❌ does not hold" in page and "same machine and wheel" in page
+    # text is escaped; inline markdown becomes tags (markdown-it-py)
     assert "Paper &lt;2020&gt;" in page and "<code>x</code>" in page and "<strong>no</strong> &amp; 0.5 &lt; 0.7" in page
-    assert '<td class="num">0.379</td>' in page and '<td class="num">40%</td>' in page
+    assert '<td style="text-align:right">0.379</td>' in page and '<td style="text-align:right">40%</td>' in page
     assert "src=\"http" not in page and "href=\"http" not in page  # nothing fetched from the network
     assert md_path.read_text() == report.render_markdown(results)
 
@@ -209,10 +209,10 @@ def test_report_main_rebuilds_from_results_json(tmp_path, capsys):
 
 
 def test_markdown_to_html_table_and_paragraph():
-    out = report.markdown_to_html("| a | b \\| c |\n|---|---|\n| `x` | 1.5 |\n\nSome *text*.")
+    out = report.markdown_to_html("| a | b \\| c |\n|---|---|\n| `x` | 1.5 |\n\nSome *text*.").replace("\n", "")
     assert out == (
         '<table><thead><tr><th>a</th><th>b | c</th></tr></thead><tbody><tr><td><code>x</code></td>'
-        '<td class="num">1.5</td></tr></tbody></table>\n<p>Some <em>text</em>.</p>'
+        '<td>1.5</td></tr></tbody></table><p>Some <em>text</em>.</p>'
     )
 
 
@@ -306,3 +306,74 @@ def test_pool_submits_the_slowest_previous_experiments_first(tmp_path):
     assert runner._longest_first(["a", "b", "c", "new"], tmp_path, "quick") == ["new", "b", "c", "a"]
     assert runner._longest_first(["a", "b", "c"], tmp_path, "smoke") == ["a", "b", "c"]  # other profile: no hint
     assert runner._longest_first(["a", "b"], tmp_path / "absent", "quick") == ["a", "b"]
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The experiment base, the endpoint table and the README table
+
+
+def _toy_experiment():
+    from losslab.experiments import _base, stats
+
+    claim = stats.SubClaim("gain", "B beats A.", "acc(B) - acc(A)", 0.01, {"smoke": 3, "quick": 5, "full": 8})
+
+    def measure(ctx):
+        seeds = ctx.seeds(claim)
+        diffs = [0.02 + 0.001 * (s % 3) for s in seeds]
+        return _base.Measurement(metrics={"seeds": seeds}, claims=[stats.judge(claim, diffs)], table="| a |\n|---|\n| 1 |")
+
+    return _base.Experiment("toy", "Toy", "A. Author. 2024", "B beats A.", {"smoke": {}, "quick": {}, "full": {}},
+                            (claim,), measure)
+
+
+def test_experiment_base_derives_holds_from_claims_and_uses_the_judging_seeds():
+    exp = _toy_experiment()
+    r = exp.run("smoke", seed=1)
+    assert r.metrics["seeds"] == [11_000, 11_001, 11_002]
+    assert r.outcome == "holds" and r.holds is True
+    c = r.claims[0]
+    assert set(c) >= {"claim", "endpoint", "smallest_effect", "n_seeds", "differences", "lower", "upper", "outcome"}
+    assert c["n_seeds"] == 3 and c["lower"] > 0 and r.verdict.startswith("gain: holds")
+    assert r.metrics["declared_claims"][0]["key"] == "gain"
+    with pytest.raises(ValueError, match="profile: expected one of"):
+        exp.run("medium")
+
+
+def test_experiment_base_rejects_undeclared_claims():
+    from losslab.experiments import _base, stats
+
+    exp = _toy_experiment()
+    other = stats.SubClaim("other", "x", "x", 0.1, {"smoke": 1, "quick": 1, "full": 1})
+    bad = _base.Experiment("bad", "", "", "", exp.profiles, exp.claims,
+                           lambda ctx: _base.Measurement({}, [stats.judge(other, [1.0, 1.0])]))
+    with pytest.raises(KeyError, match="not declared"):
+        bad.run("smoke")
+
+
+def test_report_shows_endpoint_table_and_differences_and_readme_table(tmp_path):
+    exp = _toy_experiment()
+    rec = exp.run("quick", seed=0).to_dict()
+    rec["seconds"] = 1.0
+    results = {"profile": "quick", "seed": 0, "jobs": 2, "total_seconds": 3.0,
+               "environment": runner.environment(), "experiments": {"toy": rec}}
+    md = report.render_markdown(results)
+    assert "| gain: B beats A. | acc(B) - acc(A) | 0.01 | 5 |" in md and "✅ holds |" in md
+    assert "- `gain`: +0.021, +0.022, +0.02, +0.021, +0.022" in md
+    assert "AVX" in md or results["environment"]["cpu_capability"] in md
+    readme = tmp_path / "README.md"
+    readme.write_text(f"intro\n\n{report.README_BEGIN}\nold numbers\n{report.README_END}\n\nafter\n")
+    report.write_readme_table(results, readme)
+    text = readme.read_text()
+    assert "old numbers" not in text and text.startswith("intro") and text.endswith("after\n")
+    assert "| `toy` | B beats A. |" in text and "same machine and wheel" in text
+    report.write_readme_table(results, readme)  # idempotent
+    assert readme.read_text() == text
+
+
+def test_environment_records_the_platform():
+    env = runner.environment()
+    for key in ("cpu_model", "cpu_capability", "mkl", "onednn", "torch", "env"):
+        assert key in env
+    import torch
+
+    assert env["cpu_capability"] == torch.backends.cpu.get_cpu_capability()

@@ -26,7 +26,7 @@ from typing import Any
 
 PROFILES = ("smoke", "quick", "full")
 
-__all__ = ["PROFILES", "default_jobs", "run_one", "run_experiments", "reproduce", "RESULTS_FILE"]
+__all__ = ["PROFILES", "default_jobs", "environment", "run_one", "run_experiments", "reproduce", "RESULTS_FILE"]
 
 RESULTS_FILE = "results.json"
 
@@ -129,7 +129,6 @@ def run_one(
         record["figures"] = [_relative_figure(f, exp_dir, Path(out_dir), name) for f in result.figures]
         record["seconds"] = round(seconds, 2)
         record["cpu_seconds"] = round(time.process_time() - cpu_start, 2)
-        record["holds"] = bool(result.holds)
         record["error"] = None
         return record
     except Exception as e:  # noqa: BLE001 - a failing experiment is recorded, not raised
@@ -170,6 +169,8 @@ def _error_record(
         "seed": seed,
         "metrics": {},
         "holds": None,
+        "outcome": "error",
+        "claims": [],
         "verdict": f"The experiment failed before it could measure anything ({message}).",
         "table": "",
         "figures": [],
@@ -186,7 +187,8 @@ def _worker(name: str, module_name: str | None, profile: str, seed: int, out_dir
 
 
 def _worker_init() -> None:
-    # Belt and braces: BLAS/OpenMP pools read these before torch starts its own thread pools.
+    # A spawned worker has not imported torch yet (this module imports it lazily), so the BLAS/OpenMP pools read
+    # these when torch loads; run_one also calls torch.set_num_threads(1).
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
         os.environ[var] = "1"
     os.environ.setdefault("MPLBACKEND", "Agg")
@@ -247,7 +249,7 @@ def _overall_bar(total: int, show: bool) -> Any:
 def _finish(bar: Any, record: dict[str, Any]) -> None:
     if bar is None:
         return
-    state = "error" if record.get("error") else ("holds" if record.get("holds") else "does not hold")
+    state = "error" if record.get("error") else record.get("outcome", "?")
     bar.write(f"  {record['name']:<16} {state:<14} {record['seconds']:7.1f} s")
     bar.update(1)
 
@@ -284,9 +286,6 @@ def _run_pool(
                         pass
                 events.put((name, None, -1, None))  # tells the listener to close this job's bar
                 _finish(overall, records[name])
-            # Every result is in: end the idle workers now rather than wait seconds for torch's interpreter teardown.
-            for process in list((getattr(pool, "_processes", None) or {}).values()):
-                process.terminate()
     finally:
         stop.set()
         listener.join(timeout=2)
@@ -416,15 +415,47 @@ def reproduce(
     return results
 
 
-def _environment() -> dict[str, str]:
+ENV_PREFIXES = ("MKL_", "ONEDNN_", "DNNL_", "ATEN_", "OMP_", "KMP_", "OPENBLAS_", "TORCH_")
+
+
+def environment() -> dict[str, Any]:
+    """The platform a run's numbers depend on: versions, CPU model, the ISA torch dispatches to, MKL and oneDNN
+    versions (from ``torch.__config__.show()``) and every ``MKL_*``/``ONEDNN_*``/``ATEN_*``/... variable set.
+
+    Training amplifies 1-ulp differences between MKL/oneDNN kernels, which are chosen per ISA and micro-
+    architecture: the same seed gives the same numbers on the same machine and wheel only.
+    """
+    import re
+
     import torch
 
     from .. import __version__
 
+    config = torch.__config__.show()
+    mkl = re.search(r"Math Kernel Library Version ([^\s]+)", config)
+    dnnl = re.search(r"(?:MKL-DNN|oneDNN) v([^\s]+)", config)
+    cpu = platform.processor() or ""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
     return {
         "losslab": __version__,
         "torch": torch.__version__,
         "python": platform.python_version(),
         "platform": platform.platform(terse=True),
+        "machine": platform.machine(),
+        "cpu_model": cpu,
+        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+        "mkl": mkl.group(1) if mkl else None,
+        "onednn": dnnl.group(1) if dnnl else None,
         "cores": str(default_jobs()),
+        "env": {k: v for k, v in sorted(os.environ.items()) if k.startswith(ENV_PREFIXES)},
     }
+
+
+_environment = environment
