@@ -1,79 +1,186 @@
-"""The ``losslab`` command: list, explain, plot and recommend losses, and reproduce the papers' experiments."""
+"""The losslab command: list, explain, plot and recommend losses, and reproduce the papers' experiments.
+
+Examples: losslab list --task detection | losslab info sigmoid_focal_loss | losslab plot mse_loss huber_loss |
+losslab recommend --task single-label --noisy-labels --activation softmax | losslab reproduce --profile quick
+"""
 
 from __future__ import annotations
 
 import argparse
+import difflib
 import inspect
+import os
+import re
+import shutil
 import sys
+import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 
-from . import registry
+from . import __version__, guide, registry
+
+# The modules of the [lab] extra (import names): a command that needs one says which extra to install.
+LAB_MODULES = ("matplotlib", "tqdm", "mlxtend", "sklearn", "edt", "markdown_it")
+MAX_WIDTH = 100
+
+
+class UsageError(Exception):
+    """A user's mistake on the command line: reported as one line, exit status 2."""
+
+
+def _width() -> int:
+    """Columns to fill: the terminal's width, at most 100 (and at least 60)."""
+    return max(60, min(MAX_WIDTH, shutil.get_terminal_size((MAX_WIDTH, 24)).columns))
+
+
+def _wrap(text: str, indent: int, width: int | None = None) -> list[str]:
+    """``text`` wrapped to ``width`` columns, every line after the first indented by ``indent`` columns."""
+    width = width or _width()
+    return textwrap.wrap(text, width=max(20, width), subsequent_indent=" " * indent, break_on_hyphens=False,
+                         break_long_words=False) or [""]
+
+
+def _say(text: str, prefix: str = "", hang: int = 0) -> None:
+    """Print ``text`` wrapped to the width, each line after ``prefix``, continuation lines hanging by ``hang``."""
+    for line in _wrap(text, hang, _width() - len(prefix)):
+        print(f"{prefix}{line}".rstrip())
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# list / info
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
     specs = registry.all_specs()
+    families = sorted({s.family for s in specs})
+    if args.family and args.family not in families:
+        close = difflib.get_close_matches(args.family, families, n=1, cutoff=0.5)
+        hint = f"; did you mean {close[0]!r}?" if close else f"; expected one of {', '.join(families)}"
+        raise UsageError(f"list: unknown family {args.family!r}{hint}")
     if args.task:
         specs = [s for s in specs if args.task in s.tasks]
     if args.family:
         specs = [s for s in specs if s.family == args.family]
-    rows = [(s.name, s.family, s.input_kind, s.target_kind, ", ".join(s.tasks)) for s in specs]
-    header = ("name", "family", "input", "target", "tasks")
-    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(header)]
-    fmt = "  ".join(f"{{:<{w}}}" for w in widths)
-    print(fmt.format(*header))
-    print(fmt.format(*("-" * w for w in widths)))
+    width = _width()
+    rows = [(s.name, s.family, s.input_kind, ", ".join(s.tasks)) for s in specs]
+    header = ("name", "family", "input", "tasks")
+    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(header[:-1])]
+    indent = sum(widths) + 2 * len(widths)
+    fmt = "  ".join(f"{{:<{w}}}" for w in widths) + "  {}"
+    print(fmt.format(*header).rstrip())
+    print(fmt.format(*("-" * w for w in widths), "-" * max(5, min(30, width - indent))).rstrip())
     for r in rows:
-        print(fmt.format(*r))
-    print(f"\n{len(rows)} losses")
+        tasks = textwrap.wrap(r[-1], max(width, indent + 24), initial_indent=" " * indent,
+                              subsequent_indent=" " * indent, break_long_words=False)
+        print(fmt.format(*r[:-1], tasks[0][indent:]).rstrip())
+        for line in tasks[1:]:
+            print(line.rstrip())
+    print(f"\n{len(rows)} losses" + ("" if rows else " (no loss matches both filters)"))
     return 0
+
+
+_GREEK = {name: chr(code) for name, code in (
+    ("alpha", 0x3B1), ("beta", 0x3B2), ("gamma", 0x3B3), ("delta", 0x3B4), ("epsilon", 0x3B5), ("varepsilon", 0x3B5),
+    ("zeta", 0x3B6), ("eta", 0x3B7), ("theta", 0x3B8), ("kappa", 0x3BA), ("lambda", 0x3BB), ("mu", 0x3BC),
+    ("nu", 0x3BD), ("xi", 0x3BE), ("pi", 0x3C0), ("rho", 0x3C1), ("sigma", 0x3C3), ("tau", 0x3C4), ("phi", 0x3C6),
+    ("varphi", 0x3C6), ("chi", 0x3C7), ("psi", 0x3C8), ("omega", 0x3C9), ("Gamma", 0x393), ("Delta", 0x394),
+    ("Sigma", 0x3A3), ("Phi", 0x3A6), ("Omega", 0x3A9), ("ell", 0x2113),
+)}
+_LATEX_SYMBOLS = {
+    "cdot": "·", "times": "×", "le": "≤", "leq": "≤", "ge": "≥", "geq": "≥", "ne": "≠", "neq": "≠", "in": "∈",
+    "notin": "∉", "infty": "∞", "sum": "Σ", "prod": "Π", "approx": "≈", "to": "→", "rightarrow": "→", "pm": "±",
+    "partial": "∂", "nabla": "∇", "sqrt": "sqrt", "log": "log", "exp": "exp", "max": "max", "min": "min",
+    "cos": "cos", "sin": "sin", "tanh": "tanh", "quad": " ", "qquad": "  ", "lvert": "|", "rvert": "|",
+    "lVert": "‖", "rVert": "‖", "|": "‖", "mid": "|", "ldots": "…", "dots": "…", "cdots": "⋯",
+}
+
+
+def plain_text(text: str) -> str:
+    r"""Docstring RST and LaTeX as readable terminal text.
+
+    Example:
+        >>> plain_text(r"``reduction`` of :math:`\varepsilon \le 1` (see :func:`losslab.mse_loss`)")
+        'reduction of ε ≤ 1 (see losslab.mse_loss)'
+        >>> plain_text(r":math:`\frac{a}{b + 1}` and :math:`x_{i}^{2}`")
+        'a/(b + 1) and x_i^2'
+    """
+    text = re.sub(r":(?:math|func|class|meth|data|attr|mod|obj|ref|cite):`~?([^`]*)`", r"`\1`", text)
+    text = re.sub(r"``([^`]*)``", r"\1", text)
+    text = re.sub(r"`([^`]*)`_?", r"\1", text)
+    text = re.sub(r"\[([A-Za-z][\w-]*)\]_", r"[\1]", text)  # citations [Lin2017]_
+    for _ in range(3):  # nested fractions
+        text = re.sub(r"\\[dt]?frac\{([^{}]*)\}\{([^{}]*)\}", lambda m: _frac(m[1], m[2]), text)
+    text = re.sub(r"\\(?:mathrm|operatorname|text|mathbf|mathit|boldsymbol|mathcal|bar|hat|tilde)\{([^{}]*)\}",
+                  r"\1", text)
+    text = re.sub(r"\\(?:left|right|big|Big|bigg|Bigg)\b\s*", "", text)
+    text = re.sub(r"\\([A-Za-z]+|\|)", lambda m: _GREEK.get(m[1], _LATEX_SYMBOLS.get(m[1], m[1])), text)
+    text = re.sub(r"([_^])\{([^{}]*)\}", lambda m: m[1] + (m[2] if len(m[2]) == 1 or m[2].isalnum() else f"({m[2]})"),
+                  text)
+    text = text.replace("\\,", " ").replace("\\;", " ").replace("\\!", "").replace("{", "").replace("}", "")
+    return re.sub(r"[ \t]+", " ", text).strip() if "\n" not in text else text
+
+
+def _frac(num: str, den: str) -> str:
+    wrap = lambda s: s if re.fullmatch(r"[\w.]+", s.strip()) else f"({s.strip()})"  # noqa: E731
+    return f"{wrap(num)}/{wrap(den)}"
 
 
 def _cmd_info(args: argparse.Namespace) -> int:
     try:
         spec = registry.get(args.name)
     except KeyError as e:
-        print(e.args[0], file=sys.stderr)
-        return 2
+        raise UsageError(e.args[0]) from None
     sig = inspect.signature(spec.function)
     doc = inspect.getdoc(spec.function) or ""
-    args_section = _docstring_section(doc, "Args")
+    fields = [
+        ("formula", spec.formula),
+        ("input", spec.input_kind),
+        ("target", spec.target_kind),
+        ("activation", spec.activation + (f" ({spec.activation_note})" if spec.activation_note else "")),
+        ("range", spec.value_range),
+        ("tasks", ", ".join(spec.tasks)),
+        ("module", f"losslab.{spec.module.__name__}" if spec.module is not None else ""),
+        ("reference", spec.reference),
+        ("advice", spec.advice),
+    ]
     print(f"{spec.name}  ({spec.family})")
-    print(f"  {spec.summary}")
-    print(f"\n  formula:     {spec.formula}")
-    print(f"  input:       {spec.input_kind}")
-    print(f"  target:      {spec.target_kind}")
-    print(f"  activation:  {spec.activation}")
-    print(f"  range:       {spec.value_range}")
-    print(f"  tasks:       {', '.join(spec.tasks)}")
-    if spec.module is not None:
-        print(f"  module:      losslab.{spec.module.__name__}")
-    print(f"  reference:   {spec.reference}")
-    if spec.advice:
-        print(f"  advice:      {spec.advice}")
-    print(f"\n  losslab.{spec.name}{sig}")
+    _say(plain_text(spec.summary), "  ")
+    print()
+    for key, value in fields:
+        if value:
+            _say(f"{key + ':':<12} {plain_text(value)}", "  ", 13)
+    print()
+    params = [str(p.replace(annotation=inspect.Parameter.empty)) for p in sig.parameters.values()]
+    star = next((i for i, p in enumerate(sig.parameters.values()) if p.kind is p.KEYWORD_ONLY), None)
+    if star is not None and not any(p.kind is p.VAR_POSITIONAL for p in sig.parameters.values()):
+        params.insert(star, "*")
+    _say(f"losslab.{spec.name}({', '.join(params)})", "  ", len(spec.name) + 9)
+    args_section = _docstring_section(doc, "Args")
     if args_section:
         print("\n  arguments:")
-        for line in args_section:
-            print(f"    {line}")
+        for name, text in args_section:
+            _say(f"{name}: {plain_text(text)}", "    ", 4)
     return 0
 
 
-def _docstring_section(doc: str, title: str) -> list[str]:
-    lines = doc.splitlines()
-    out: list[str] = []
+def _docstring_section(doc: str, title: str) -> list[tuple[str, str]]:
+    """``(argument, description)`` pairs of a Google-style docstring section (continuation lines joined)."""
+    items: list[tuple[str, str]] = []
     inside = False
-    for line in lines:
+    for line in doc.splitlines():
         if line.strip() == f"{title}:":
             inside = True
             continue
-        if inside:
-            if line and not line.startswith(" "):
-                break
-            out.append(line.strip() if not line.startswith("        ") else "  " + line.strip())
-    while out and not out[-1]:
-        out.pop()
-    return out
+        if not inside:
+            continue
+        if line and not line.startswith(" "):
+            break
+        m = re.match(r"^ {4}(\*{0,2}[\w, ]+?)(?: \(([^)]*)\))?:\s*(.*)$", line)
+        if m and not line.startswith("     "):
+            items.append((m[1], m[3]))
+        elif items and line.strip():
+            items[-1] = (items[-1][0], f"{items[-1][1]} {line.strip()}")
+    return items
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -89,13 +196,13 @@ def _cmd_plot(args: argparse.Namespace) -> int:
         try:
             registry.get(name)
         except KeyError as e:
-            print(e.args[0], file=sys.stderr)
-            return 2
+            raise UsageError(e.args[0]) from None
+    if args.out is not None and Path(args.out).is_dir():
+        raise UsageError(f"plot: --out {args.out!r} is a folder; name the PNG file to write")
     try:
         path = plotting.plot(args.names, target=args.target, out=args.out)
     except ValueError as e:
-        print(f"losslab plot: {e}", file=sys.stderr)
-        return 2
+        raise UsageError(f"plot: {e}") from None
     print(path)
     return 0
 
@@ -103,220 +210,53 @@ def _cmd_plot(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------------------------------------------------------
 # recommend
 
-RECOMMEND_TASKS = tuple(t for t in registry.TASKS if t not in ("imbalanced", "noisy-labels"))
-
-# The rules table: for a task (and the flags that apply), losses in order of preference with the reason.
-# ``when`` is a set of flags that must all be given; entries for unregistered losses are skipped.
-_RULES: dict[str, list[tuple[frozenset[str], str, str]]] = {
-    "single-label": [
-        (frozenset({"noisy"}), "bi_tempered_logistic_loss",
-         "bounded for t1 < 1 and heavy-tailed for t2 > 1, so mislabeled examples cannot dominate the gradient"),
-        (frozenset({"imbalanced"}), "softmax_focal_loss",
-         "down-weights the many easy examples so the rare classes keep receiving gradient"),
-        (frozenset(), "softmax_cross_entropy",
-         "the default for one label per example: softmax + cross-entropy computed from logits, fused and stable"),
-        (frozenset(), "categorical_cross_entropy",
-         "the same loss when the network already ends in a softmax (probabilities in, clipped like Keras)"),
-        (frozenset({"noisy"}), "softmax_cross_entropy",
-         "with label_smoothing=0.1 it also softens the pull of wrong labels"),
-    ],
-    "multi-label": [
-        (frozenset({"noisy"}), "bi_tempered_binary_logistic_loss",
-         "the binary bi-tempered loss: bounded, so noisy positive/negative labels pull less"),
-        (frozenset({"imbalanced"}), "sigmoid_focal_loss",
-         "each label is its own yes/no question and most answers are an easy 'no'; focal keeps those from dominating"),
-        (frozenset(), "sigmoid_binary_cross_entropy",
-         "the default: one independent sigmoid per label, cross-entropy from logits; soft targets allowed"),
-        (frozenset(), "binary_cross_entropy",
-         "the same loss when the network already ends in sigmoids (probabilities in)"),
-        (frozenset(), "squared_hinge_loss",
-         "a margin loss for yes/no decisions when calibrated probabilities do not matter (targets in {-1, 1})"),
-        (frozenset(), "hinge_loss", "the plain margin loss; sparser gradients than the squared hinge"),
-    ],
-    "regression": [
-        (frozenset({"outliers"}), "huber_loss",
-         "quadratic for small residuals, linear beyond delta: outliers count, but only linearly"),
-        (frozenset({"outliers"}), "mae_loss",
-         "every unit of error costs the same, so outliers weigh little; estimates the conditional median"),
-        (frozenset({"outliers"}), "log_cosh_loss", "a smooth Huber-like loss without a delta to tune"),
-        (frozenset(), "mse_loss",
-         "the default when the noise around the target is roughly Gaussian; large errors weigh quadratically"),
-        (frozenset(), "msle_loss",
-         "for non-negative targets that span orders of magnitude: penalizes ratios, and under-prediction more"),
-        (frozenset(), "huber_loss", "a safe middle ground if you are unsure about outliers"),
-        (frozenset(), "mae_loss", "robust to outliers; in image reconstruction, less blurry than MSE"),
-        (frozenset(), "smooth_l1_loss", "Huber's shape with a quadratic zone of width beta (Fast R-CNN)"),
-    ],
-    "counts": [
-        (frozenset(), "poisson_loss",
-         "the negative log-likelihood of a Poisson rate: the natural loss for event counts"),
-        (frozenset({"outliers"}), "huber_loss", "if a few huge counts should not drive the fit"),
-        (frozenset(), "msle_loss", "if the counts span orders of magnitude and relative error is what matters"),
-    ],
-    "segmentation": [
-        (frozenset({"imbalanced"}), "generalized_dice_loss",
-         "region overlap with each class weighted by 1/volume^2, so a tiny foreground counts as much as the rest"),
-        (frozenset({"imbalanced"}), "boundary_loss",
-         "adds a distance-to-contour term (with a regional loss, on a rebalancing schedule) for very small structures"),
-        (frozenset(), "softmax_cross_entropy", "per-pixel cross-entropy: the stable default to start from"),
-        (frozenset(), "dice_loss", "optimizes region overlap directly; robust to foreground/background imbalance"),
-        (frozenset(), "generalized_dice_loss", "Dice with class weights; for several classes of different sizes"),
-        (frozenset(), "image_gradient_loss",
-         "added to cross-entropy it sharpens thin structures and edges (matches the image gradients)"),
-        (frozenset(), "sigmoid_binary_cross_entropy", "per-pixel binary cross-entropy for binary masks"),
-    ],
-    "detection": [
-        (frozenset(), "sigmoid_focal_loss",
-         "the classification head of a dense detector: tens of thousands of easy background anchors per image"),
-        (frozenset({"imbalanced"}), "iou_balanced_sigmoid_focal_loss",
-         "weights positives by their IoU, so well-localized anchors score higher"),
-        (frozenset(), "complete_box_iou_loss",
-         "box regression: overlap, centre distance and aspect ratio in one loss; converges fastest"),
-        (frozenset(), "distance_box_iou_loss", "box regression: IoU plus the normalized centre distance"),
-        (frozenset(), "generalized_box_iou_loss", "box regression: IoU that still has a gradient for disjoint boxes"),
-        (frozenset(), "iou_loss", "box regression on the overlap itself; no gradient when boxes do not overlap"),
-        (frozenset(), "smooth_l1_loss", "box regression on coordinates (Fast R-CNN); scale-dependent"),
-    ],
-    "gan": [
-        (frozenset(), "non_saturating_generator_loss",
-         "the usual generator loss: strong gradients early, when the discriminator wins easily"),
-        (frozenset(), "minimax_discriminator_loss", "the standard discriminator loss (binary cross-entropy)"),
-        (frozenset(), "hinge_discriminator_loss", "hinge GAN (used by SAGAN/BigGAN); pair with hinge_generator_loss"),
-        (frozenset(), "hinge_generator_loss", "the generator side of the hinge GAN"),
-        (frozenset(), "wasserstein_critic_loss", "WGAN critic; needs a gradient penalty (gradient_penalty)"),
-        (frozenset(), "wasserstein_generator_loss", "the generator side of WGAN"),
-        (frozenset(), "least_squares_discriminator_loss", "LSGAN: squared-error targets, smoother gradients"),
-        (frozenset(), "least_squares_generator_loss", "the generator side of LSGAN"),
-    ],
-    "image-transformation": [
-        (frozenset(), "feature_reconstruction_loss",
-         "compares deep features (VGG16) rather than pixels: sharper results than per-pixel losses"),
-        (frozenset(), "style_loss", "matches Gram matrices of features: texture and style transfer"),
-        (frozenset(), "total_variation_loss", "a small smoothness prior that removes high-frequency artefacts"),
-        (frozenset(), "mae_loss", "a per-pixel term: less blurry than MSE"),
-        (frozenset(), "mse_loss", "the per-pixel baseline (PSNR); tends to blur"),
-    ],
-}
-
-# What each activation outputs, for the fit check.
-ACTIVATIONS = {
-    "softmax": "probabilities over classes that sum to 1",
-    "sigmoid": "values in (0, 1)",
-    "tanh": "values in [-1, 1]",
-    "linear": "any real value",
-    "relu": "values in [0, inf)",
-    "softplus": "values in (0, inf)",
-    "exp": "values in (0, inf)",
-}
-_ACTIVATION_ALIASES = {"none": "linear", "identity": "linear", "logits": "linear", "exponential": "exp"}
-
-
-def _wants(spec: registry.LossSpec) -> str:
-    """The activation a loss expects before it: softmax, sigmoid, tanh, positive, or linear."""
-    a = spec.activation.lower()
-    for key in ("softmax", "sigmoid", "tanh"):
-        if key in a and spec.input_kind == "probabilities":
-            return key
-    if spec.input_kind == "probabilities":
-        return "softmax" if "categorical" in spec.name else "sigmoid"
-    if "tanh" in a:
-        return "tanh"
-    if any(k in a for k in ("exp", "softplus", "positive")):
-        return "positive"
-    return "linear"
-
-
-def _human(name: str) -> str:
-    return name.replace("cross_entropy", "cross-entropy").replace("_", " ")
-
-
-def activation_warning(spec: registry.LossSpec, activation: str) -> str | None:
-    """A one-line warning when ``activation`` does not fit what ``spec`` expects, else ``None``."""
-    act = _ACTIVATION_ALIASES.get(activation, activation)
-    wants = _wants(spec)
-    name = _human(spec.name)
-    if wants == "softmax" and act != "softmax":
-        return f"{act} outputs lie in {_range(act)}; {name} needs softmax probabilities"
-    if wants == "sigmoid" and act not in ("sigmoid",):
-        if act == "softmax":
-            return f"softmax couples the outputs (they sum to 1); {name} needs an independent sigmoid per output"
-        return f"{act} outputs lie in {_range(act)}; {name} needs sigmoid probabilities in (0, 1)"
-    if wants == "linear" and spec.input_kind in ("logits", "activations") and act in ("softmax", "sigmoid"):
-        return (f"{name} takes raw scores (logits) and applies its own link; a {act} before it squashes them "
-                f"twice — use a linear output layer")
-    if wants == "linear" and spec.input_kind in ("logits", "activations") and act != "linear":
-        return (f"{act} outputs lie in {_range(act)}; {name} needs unbounded raw scores (logits), so its loss "
-                f"cannot approach 0 — use a linear output layer")
-    if wants == "linear" and spec.input_kind == "real values" and act in ("sigmoid", "tanh", "softmax"):
-        return f"{act} outputs lie in {_range(act)}; {name} can only fit targets inside that range (rescale them)"
-    if wants == "tanh" and act in ("sigmoid", "softmax", "relu", "softplus", "exp"):
-        return f"{act} outputs lie in {_range(act)}; {name} expects signed scores (targets in {{-1, 1}}), e.g. tanh"
-    if wants == "positive" and act in ("linear", "tanh"):
-        return f"{act} outputs can be negative; {name} needs positive predictions (use exp or softplus)"
-    return None
-
-
-def _range(act: str) -> str:
-    return {"softmax": "[0, 1] and sum to 1", "sigmoid": "(0, 1)", "tanh": "[-1, 1]", "linear": "(-inf, inf)",
-            "relu": "[0, inf)", "softplus": "(0, inf)", "exp": "(0, inf)"}.get(act, "an unknown range")
-
-
-def recommend(
-    task: str, *, imbalanced: bool = False, noisy_labels: bool = False, outliers: bool = False
-) -> list[tuple[registry.LossSpec, str]]:
-    """Ranked ``(spec, reason)`` for a task: the rules table first, then any other registered loss for the task."""
-    flags = {f for f, on in (("imbalanced", imbalanced), ("noisy", noisy_labels), ("outliers", outliers)) if on}
-    known = {s.name: s for s in registry.all_specs()}
-    ranked: list[tuple[registry.LossSpec, str]] = []
-    seen: set[str] = set()
-    rules = _RULES.get(task, [])
-    # flagged rules first (in table order), then the unconditional ones
-    for pass_flagged in (True, False):
-        for when, name, reason in rules:
-            if bool(when) != pass_flagged or not when <= flags or name not in known or name in seen:
-                continue
-            ranked.append((known[name], reason))
-            seen.add(name)
-    extra_tasks = {task} | ({"imbalanced"} if imbalanced else set()) | ({"noisy-labels"} if noisy_labels else set())
-    for spec in known.values():
-        if spec.name in seen or task not in spec.tasks:
-            continue
-        reason = spec.summary
-        if extra_tasks & set(spec.tasks) - {task}:
-            reason += " (suited to " + ", ".join(sorted(extra_tasks & set(spec.tasks) - {task})) + ")"
-        ranked.append((spec, reason))
-        seen.add(spec.name)
-    return ranked
-
 
 def _cmd_recommend(args: argparse.Namespace) -> int:
-    ranked = recommend(args.task, imbalanced=args.imbalanced, noisy_labels=args.noisy_labels, outliers=args.outliers)
-    flags = [f for f, on in (("imbalanced", args.imbalanced), ("noisy labels", args.noisy_labels),
-                             ("outliers", args.outliers)) if on]
-    print(f"task: {args.task}" + (f" ({', '.join(flags)})" if flags else ""))
+    try:
+        activation = guide.parse_activation(args.activation) if args.activation else None
+    except ValueError as e:
+        raise UsageError(f"recommend: {e}") from None
+    modifiers = [m for m in guide.MODIFIERS if getattr(args, m.replace("-", "_"))]
+    ranked = guide.recommend(args.task, modifiers=modifiers, outliers=args.outliers, activation=activation)
+    flags = [m.replace("-", " ") for m in modifiers] + (["outliers"] if args.outliers else [])
+    print(f"task: {args.task}" + (f" ({', '.join(flags)})" if flags else "")
+          + (f", network output: {activation}" if activation else ""))
     if not ranked:
         print("  no registered loss covers this task yet; `losslab list` shows what is installed")
         return 1
-    activation = args.activation.lower() if args.activation else None
-    if activation is not None:
-        activation = _ACTIVATION_ALIASES.get(activation, activation)
-        if activation not in ACTIVATIONS:
-            print(f"unknown activation {args.activation!r}; expected one of {sorted(ACTIVATIONS)}", file=sys.stderr)
-            return 2
-    for i, (spec, reason) in enumerate(ranked, 1):
-        print(f"{i:>2}. {spec.name:<34} {reason}")
-        print(f"    {'':<34} pairs with: {spec.activation}")
-        if activation is not None:
-            warning = activation_warning(spec, activation)
-            if warning:
-                print(f"    {'':<34} warning: {warning}")
-    if activation is not None:
-        top = activation_warning(ranked[0][0], activation)
-        if top:
-            print(f"\nwarning: {top}")
-            fits = next((i for i, (s, _) in enumerate(ranked, 1) if activation_warning(s, activation) is None), None)
-            if fits is not None:
-                print(f"with a {activation} output, {ranked[fits - 1][0].name} (#{fits}) fits as it is")
+    for m in modifiers:
+        if not any(m in r.spec.tasks for r in ranked):
+            print(f"  note: no loss for {args.task} in the catalogue is tagged {m}; the ranking ignores it")
+    if args.outliers and not any("outliers" in r.reason for r in ranked):
+        print(f"  note: no loss for {args.task} has a bounded gradient for large residuals; --outliers changes nothing")
+    print()
+    for i, r in enumerate(ranked, 1):
+        print(f"{i:>2}. {r.spec.name}")
+        _say(plain_text(r.reason), "    ", 2)
+        link = r.spec.activation + (" (link inside; feed raw scores)" if r.spec.input_kind in
+                                    ("logits", "activations") else "")
+        print(f"    pairs with: {link}")
+        if r.fit == "mismatch":
+            _say(f"warning: {r.note}", "    ", 2)
+        elif r.fit == "n/a":
+            _say(f"activation: {r.note}", "    ", 2)
+        elif r.fit == "fits":
+            print(f"    fits a {activation} output as it is")
+    left_out = guide.excluded(args.task)
+    if left_out:
+        links = sorted({s.activation for s in left_out})
+        print()
+        _say(f"not listed: {', '.join(s.name for s in left_out)} (tagged {args.task}, but with a "
+             f"{'/'.join(links)} link: one independent yes/no score per output; for two classes with one output, "
+             f"see --task multi-label)")
+    if activation is not None and ranked[0].fit == "mismatch":
+        print()
+        _say(f"warning: {ranked[0].note}")
+        fits = next((i for i, r in enumerate(ranked, 1) if r.fit == "fits"), None)
+        if fits is not None:
+            print(f"with a {activation} output, {ranked[fits - 1].spec.name} (#{fits}) fits as it is")
+        else:
+            print(f"no loss listed for {args.task} fits a {activation} output as it is")
     return 0
 
 
@@ -362,22 +302,46 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
     return 0
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors (``losslab <cmd>: error: ...``, exit 2) instead of usage + error."""
+
+    def error(self, message: str):  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _jobs(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer (1 or more), got {value}")
+    return value
+
+
+def _out_dir(text: str) -> str:
+    if Path(text).exists() and not Path(text).is_dir():
+        raise argparse.ArgumentTypeError(f"{text!r} is an existing file; name a folder for the report")
+    return text
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="losslab", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser = _Parser(prog="losslab", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"losslab {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     p = sub.add_parser("list", help="table of every loss in the catalogue")
     p.add_argument("--task", choices=registry.TASKS, help="only losses for this task")
-    p.add_argument("--family", help="only losses of this family (module)")
+    p.add_argument("--family", help="only losses of this family (regression, classification, focal, ...)")
     p.set_defaults(func=_cmd_list)
 
     p = sub.add_parser("info", help="formula, arguments, paper and activation of one loss")
-    p.add_argument("name")
+    p.add_argument("name", help="a registered loss, e.g. sigmoid_focal_loss (see losslab list)")
     p.set_defaults(func=_cmd_info)
 
     p = sub.add_parser(
         "plot",
-        help="draw losses against the prediction for a fixed target (or the plates 'tempered', 'bce-soft')",
+        help="draw losses against their input for a fixed target (or the plates 'tempered', 'bce-soft')",
     )
     p.add_argument("names", nargs="+", metavar="NAME", help="registered losses, or 'tempered' / 'bce-soft'")
     p.add_argument("--target", type=float, default=None, help="the fixed target (default 1 for classification, 0 else)")
@@ -385,29 +349,52 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_plot)
 
     p = sub.add_parser("recommend", help="ranked losses for a task, with reasons and an activation check")
-    p.add_argument("--task", required=True, choices=RECOMMEND_TASKS)
-    p.add_argument("--imbalanced", action="store_true", help="rare classes / mostly background")
-    p.add_argument("--noisy-labels", action="store_true", help="a share of the labels is wrong")
-    p.add_argument("--outliers", action="store_true", help="targets contain outliers")
-    p.add_argument("--activation", help=f"the network's last activation ({', '.join(ACTIVATIONS)})")
+    p.add_argument("--task", required=True, choices=guide.recommend_tasks())
+    for modifier, what in guide.MODIFIERS.items():
+        p.add_argument(f"--{modifier}", action="store_true", help=what)
+    p.add_argument("--outliers", action="store_true", help="targets contain outliers (regression, counts)")
+    p.add_argument("--activation", help=f"the network's last activation ({', '.join(guide.OUTPUT_ACTIVATIONS)})")
     p.set_defaults(func=_cmd_recommend)
 
     p = sub.add_parser("reproduce", help="run the experiments and write the report (results.json, report.md/html)")
     p.add_argument("names", nargs="*", metavar="NAME", help="experiments to run (default: all)")
-    p.add_argument("--profile", choices=("smoke", "quick", "full"), default="quick")
-    p.add_argument("--out", default="report", help="report folder (default: report)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--jobs", type=int, default=None, help="parallel single-threaded jobs (default: cores)")
+    p.add_argument("--profile", choices=("smoke", "quick", "full"), default="quick",
+                   help="smoke: seconds, checks the wiring; quick: minutes; full: the paper-sized runs")
+    p.add_argument("--out", default="report", type=_out_dir, help="report folder (default: report)")
+    p.add_argument("--seed", type=int, default=0, help="base seed of every experiment (default 0)")
+    p.add_argument("--jobs", type=_jobs, default=None, help="parallel single-threaded jobs (default: cores)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(func=_cmd_reproduce)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``losslab`` command; returns the exit status."""
+    """Entry point of the ``losslab`` command; returns the exit status.
+
+    A user's mistake prints one line on stderr and returns 2; a command that needs the ``[lab]`` extra says so; a
+    closed pipe (``losslab list | head``) ends quietly.
+    """
     parser = build_parser()
     args = parser.parse_args(argv)
-    return args.func(args)
+    try:
+        code = args.func(args)
+        sys.stdout.flush()
+        return code
+    except UsageError as e:
+        print(f"losslab {e}" if not str(e).startswith("unknown") else str(e), file=sys.stderr)
+        return 2
+    except ModuleNotFoundError as e:
+        root = (e.name or "").split(".")[0]
+        if root not in LAB_MODULES:
+            raise
+        print(f"losslab {args.command}: needs the lab extra (missing module {root!r}); "
+              f"install it with: pip install 'losslab[lab]'", file=sys.stderr)
+        return 1
+    except BrokenPipeError:
+        # the reader went away (losslab list | head): stop quietly, and keep Python's exit flush from failing
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141
 
 
 if __name__ == "__main__":  # pragma: no cover

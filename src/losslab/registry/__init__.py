@@ -15,6 +15,7 @@ import importlib
 import pkgutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Literal, get_args
 
 import torch
 
@@ -35,6 +36,61 @@ TASKS = (
 
 INPUT_KINDS = ("logits", "probabilities", "real values", "boxes", "features", "critic scores", "images", "activations")
 
+# The activation a loss pairs with. For a loss on logits it is the link the loss applies inside (the network ends
+# in a linear layer); for a loss on probabilities or values it is what the network's last layer applies:
+#   softmax / sigmoid / tanh: that function; linear: a raw, unbounded output; positive: a positive output
+#   (softplus, exp or relu); none: no output activation applies (decoded boxes, loss-network features, images).
+Activation = Literal["softmax", "sigmoid", "tanh", "linear", "positive", "none"]
+ACTIVATIONS: tuple[str, ...] = get_args(Activation)
+# First words of free-text activations (older entries: "softplus or exp (a rate >= 0)") and what they mean.
+_ACTIVATION_ALIASES = {"softplus": "positive", "exp": "positive", "exponential": "positive", "relu": "positive",
+                       "identity": "linear", "logits": "linear", "raw": "linear", "any": "none"}
+# What the first argument's values may be, given what the network outputs.
+InputDomain = Literal["real", "signed", "positive", "unit", "simplex", "boxes", "features", "images"]
+INPUT_DOMAINS: tuple[str, ...] = get_args(InputDomain)
+# Input kinds whose values are raw scores: the network ends in a linear layer (a link, if any, is inside the loss).
+RAW_INPUT_KINDS = ("logits", "activations", "critic scores", "real values")
+
+
+def normalize_activation(text: str, input_kind: str) -> tuple[str, str]:
+    """``(activation, note)``: a catalogue activation in the :data:`Activation` vocabulary, and the rest of the text.
+
+    Accepts a vocabulary word (``"softmax"``) or free text whose first word is one or an alias
+    (``"softplus or exp (a rate >= 0)"`` -> ``"positive"``). ``"none"`` before a raw-score input
+    (:data:`RAW_INPUT_KINDS`) means the network's output is used as it is: ``"linear"``.
+
+    Example:
+        >>> normalize_activation("none (linear output)", "real values")
+        ('linear', 'none (linear output)')
+        >>> normalize_activation("sigmoid", "logits")
+        ('sigmoid', '')
+    """
+    words = text.strip().lower().replace(",", " ").split()
+    first = words[0] if words else ""
+    word = _ACTIVATION_ALIASES.get(first, first)
+    if word not in ACTIVATIONS:
+        raise ValueError(
+            f"activation: expected one of {ACTIVATIONS} (or free text starting with one, or with "
+            f"{sorted(_ACTIVATION_ALIASES)}), got {text!r}"
+        )
+    if word == "none" and input_kind in RAW_INPUT_KINDS:
+        word = "linear"
+    return word, ("" if text.strip().lower() == word else text.strip())
+
+
+def default_input_domain(input_kind: str, activation: str) -> str:
+    """The :data:`InputDomain` implied by an input kind and a normalized activation."""
+    if input_kind == "probabilities":
+        return "simplex" if activation == "softmax" else "unit"
+    if input_kind in ("boxes", "features", "images"):
+        return input_kind
+    if input_kind == "real values" and activation == "tanh":
+        return "signed"
+    if input_kind == "real values" and activation == "positive":
+        return "positive"
+    return "real"
+
+
 # sample(n, dtype, generator) -> (args, kwargs): a valid call with batch size n (n may be 0 when
 # ``empty_batch`` is true). The first ``len(grad_args)`` listed positions of args are differentiable inputs.
 Sampler = Callable[[int, torch.dtype, torch.Generator], tuple[tuple, dict]]
@@ -52,8 +108,10 @@ class LossSpec:
         tasks: Tasks it suits, from :data:`TASKS`.
         input_kind: What the first argument holds, from :data:`INPUT_KINDS`.
         target_kind: What the target holds (free text, e.g. ``"class indices or probabilities"``).
-        activation: The activation it pairs with (``"softmax"``, ``"sigmoid"``, ``"none"``, ...), or what the
-            caller applies before it.
+        activation: The activation it pairs with, from :data:`Activation`: the link inside a loss on logits, or
+            what the network applies before a loss on probabilities or values. Free text whose first word is
+            a vocabulary word or alias is accepted and normalized (see :func:`normalize_activation`); the full
+            text is kept in ``activation_note``.
         value_range: The loss's range, e.g. ``"[0, inf)"``.
         summary: One line: what it computes and when to pick it.
         formula: The defining equation in plain text.
@@ -68,6 +126,9 @@ class LossSpec:
         curve: Optional ``(pred_grid, target) -> loss`` over a 1-D grid of predictions for one scalar target,
             used by ``losslab plot``.
         advice: Optional guidance shown by ``losslab info`` and ``losslab recommend``.
+        activation_note: Free-text detail on the activation (set from a free-text ``activation``).
+        input_domain: What the first argument's values may be, from :data:`InputDomain` (derived from
+            ``input_kind`` and ``activation`` when ``None``).
     """
 
     name: str
@@ -77,7 +138,7 @@ class LossSpec:
     tasks: tuple[str, ...]
     input_kind: str
     target_kind: str
-    activation: str
+    activation: Activation | str
     value_range: str
     summary: str
     formula: str
@@ -91,6 +152,8 @@ class LossSpec:
     curve: Callable[[torch.Tensor, float], torch.Tensor] | None = None
     advice: str = ""
     extra: dict = field(default_factory=dict)
+    activation_note: str = ""
+    input_domain: InputDomain | None = None
 
     def __post_init__(self) -> None:
         unknown = set(self.tasks) - set(TASKS)
@@ -98,6 +161,17 @@ class LossSpec:
             raise ValueError(f"tasks: unknown task(s) {sorted(unknown)} for {self.name}; expected from {TASKS}")
         if self.input_kind not in INPUT_KINDS:
             raise ValueError(f"input_kind: expected one of {INPUT_KINDS}, got {self.input_kind!r}")
+        try:
+            activation, note = normalize_activation(self.activation, self.input_kind)
+        except ValueError as e:
+            raise ValueError(f"{e} (for {self.name})") from None
+        object.__setattr__(self, "activation", activation)
+        if note and not self.activation_note:
+            object.__setattr__(self, "activation_note", note)
+        if self.input_domain is None:
+            object.__setattr__(self, "input_domain", default_input_domain(self.input_kind, activation))
+        elif self.input_domain not in INPUT_DOMAINS:
+            raise ValueError(f"input_domain: expected one of {INPUT_DOMAINS}, got {self.input_domain!r} for {self.name}")
 
 
 LOSSES: dict[str, LossSpec] = {}
