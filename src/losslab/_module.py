@@ -63,8 +63,8 @@ class LossModule(nn.Module):
             for name, default in cls._hyperparameters.items()
         ]
         cls.__signature__ = inspect.Signature(init_params)  # type: ignore[attr-defined]
-        cls.__doc__ = f"Module form of :func:`losslab.{function.__name__}`.\n\n" + inspect.cleandoc(
-            function.__doc__ or ""
+        cls.__doc__ = f"Module form of :func:`losslab.{function.__name__}`.\n\n" + _without_examples(
+            inspect.cleandoc(function.__doc__ or "")
         )
 
     def __init__(self, **hyperparameters: Any) -> None:
@@ -114,6 +114,21 @@ class LossModule(nn.Module):
                 value = repr(value)
             parts.append(f"{name}={value}")
         return ", ".join(parts)
+
+
+def _without_examples(doc: str) -> str:
+    """The docstring less its ``Example:`` section (the function's doctests run once, on the function)."""
+    lines = doc.splitlines()
+    out, skipping = [], False
+    for line in lines:
+        if line.strip() in ("Example:", "Examples:") and not line.startswith(" "):
+            skipping = True
+            continue
+        if skipping and line and not line.startswith(" "):
+            skipping = False
+        if not skipping:
+            out.append(line)
+    return "\n".join(out)
 
 
 def _check_hyperparameter(name: str, value: Any) -> None:

@@ -87,13 +87,17 @@ def _sigmoid_parts(x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torc
     Each is computed without cancellation: ``s`` and ``sm`` are both accurate to a few ulps relative (``1 - s``
     would round to 0 for large ``x``); ``q = s (1 - y) + sm y`` is ``lerp(s, sm, y)``, a convex combination of two
     non-negative numbers that torch evaluates from the nearer end; and
-    ``ce = softplus(x) - y x = relu(x) - y x - log(max(s, sm))``, where ``max(s, sm) = sigmoid(|x|)`` lies in
-    [1/2, 1], so its log is accurate to one ulp of 1 (the precision of ``F.binary_cross_entropy_with_logits``).
+    ``ce = softplus(x) - y x = (1 - y) relu(x) + y relu(-x) + log1p(exp(-|x|))``, a sum of two non-negative
+    terms, each accurate to a few ulps *relative*: the first is ``lerp(relu(x), relu(-x), y)`` (no cancellation
+    between ``relu(x)`` and ``y x``), the second is ``-log1p(-min(s, sm))`` since ``min(s, sm) = exp(-|x|) /
+    (1 + exp(-|x|))``. Relative accuracy matters: the gradients divide ``ce`` by ``q`` where both are tiny (the
+    former ``-log(max(s, sm))`` was exact only to one ulp of 1, so ``ce / q`` came out 0 instead of 1 at
+    ``|x| > 16`` in float32 and the target gradient was off by percents).
     """
     s = torch.sigmoid(x)
     sm = torch.sigmoid(-x)
     q = torch.lerp(s, sm, y)
-    ce = torch.relu(x).addcmul_(y, x, value=-1.0).sub_(torch.maximum(s, sm).log_())
+    ce = torch.lerp(torch.relu(x), torch.relu(x.neg()), y).sub_(torch.minimum(s, sm).neg_().log1p_())
     return s, sm, q, ce
 
 
@@ -314,7 +318,9 @@ class _SoftmaxFocalIndex(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x: torch.Tensor, idx: torch.Tensor, gamma: float) -> torch.Tensor:
-        u = _log_p_target(x, idx.unsqueeze(1)).clamp_max_(0.0)  # log p_t
+        # log p_t, clamped to the dtype's finite range: at logits of +-3e38 it is -inf, which the closed-form
+        # gradient would turn into inf - inf (the loss is then ~3.4e38 in float32 instead of inf)
+        u = _log_p_target(x, idx.unsqueeze(1)).clamp_(torch.finfo(x.dtype).min, 0.0)
         ctx.save_for_backward(x, idx, u)
         ctx.gamma = gamma
         return -u if gamma == 0.0 else torch.mul(log1mexp(u), gamma).exp_().mul_(u).neg_()
@@ -348,7 +354,8 @@ class _SoftmaxFocalDense(torch.autograd.Function):
     def forward(ctx, x: torch.Tensor, y: torch.Tensor, alpha, gamma: float) -> torch.Tensor:
         loss = x.new_empty(x.shape[:1] + x.shape[2:])
         for b in _row_blocks(x):
-            u = torch.log_softmax(x[b], 1).clamp_max_(0.0)
+            # clamped to the finite range so that 0 * log 0 is 0, not NaN, at logits of +-3e38 (see _SoftmaxFocalIndex)
+            u = torch.log_softmax(x[b], 1).clamp_(torch.finfo(x.dtype).min, 0.0)
             term = u.mul_(y[b]) if gamma == 0.0 else torch.mul(log1mexp(u), gamma).exp_().mul_(u).mul_(y[b])
             if alpha is not None:
                 term = term.mul_(alpha)
@@ -367,7 +374,7 @@ class _SoftmaxFocalDense(torch.autograd.Function):
         gx = torch.empty_like(x) if need_x else None
         gy = torch.empty_like(y) if need_y else None
         for b in _row_blocks(x):
-            u = torch.log_softmax(x[b], 1).clamp_max_(0.0)
+            u = torch.log_softmax(x[b], 1).clamp_(torch.finfo(x.dtype).min, 0.0)
             focal, second = _focal_du(u, ctx.gamma)
             a = scale[b] if alpha is None else scale[b] * alpha
             if need_y:  # d loss / d y_c = -alpha_c (1 - p_c)^gamma log p_c
@@ -447,7 +454,10 @@ def softmax_focal_loss(
         at logits of ±1e4 for every ``gamma >= 0``. A custom autograd Function with the closed-form gradient
         saves only the inputs and :math:`\log p_t` per position (no ``(N, C, *)`` intermediate), and in eager
         mode works by blocks of rows that stay in cache. First derivatives only (no double backward); dense
-        targets also receive gradients if they require them.
+        targets also receive gradients if they require them. Finite logits never give NaN: :math:`\log p_c` is
+        clamped to the dtype's finite range, so at logits of ±3e38 (where it overflows to -inf) a class with
+        target 0 adds 0, and a target on such a class gives about 3.4e38 in float32 (the most negative finite
+        log-probability) with the exact, finite gradient.
 
     Example:
         >>> import torch

@@ -110,7 +110,8 @@ def feature_reconstruction_loss(
         reduction: ``"none"`` | ``"mean"`` | ``"sum"``.
 
     Returns:
-        ``(N,)`` for ``"none"``, otherwise a scalar.
+        ``(N,)`` for ``"none"``, otherwise a scalar. A layer with no elements (an empty spatial dim) adds 0, with
+        zero gradient (a mean over nothing is 0).
 
     Raises:
         ValueError: the layers differ, a layer's shapes differ (e.g. a different image size), or a bad weight.
@@ -136,7 +137,8 @@ def feature_reconstruction_loss(
                 f"{tuple(t.shape)} (content loss compares images of the same size)"
             )
         p32, t32 = upcast(p, t)
-        per = (p32 - t32).square().flatten(1).mean(1)  # ||.||^2 / (C H W)
+        # ||.||^2 / (C H W); a layer with no elements (an empty spatial dim) gives 0, not mean() of nothing = NaN
+        per = (p32 - t32).square().flatten(1).sum(1) / max(p32.shape[1:].numel(), 1)
         total = lam * per if total is None else total + lam * per
     return reduce_loss(total, reduction, weight, dtype=_result_dtype(items))
 
@@ -189,7 +191,7 @@ def gram_matrix(features: torch.Tensor) -> torch.Tensor:
     (f,) = upcast(features)
     n, c = f.shape[:2]
     psi = f.flatten(2)
-    gram = torch.bmm(psi, psi.transpose(1, 2)) / (c * psi.shape[2])
+    gram = torch.bmm(psi, psi.transpose(1, 2)) / max(c * psi.shape[2], 1)  # no elements: 0, not 0/0
     return gram.to(features.dtype)
 
 
@@ -220,7 +222,8 @@ def style_loss(
         reduction: ``"none"`` | ``"mean"`` | ``"sum"``.
 
     Returns:
-        ``(N,)`` for ``"none"``, otherwise a scalar.
+        ``(N,)`` for ``"none"``, otherwise a scalar. A layer with no elements (an empty spatial dim) adds 0, with
+        zero gradient (a mean over nothing is 0).
 
     Raises:
         ValueError: layers, channel counts or batch sizes do not match.

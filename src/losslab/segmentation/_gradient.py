@@ -189,14 +189,15 @@ def gradient_difference_loss(
     check_finite(target, "target")
     p, t = upcast(pred, target)
     t = t.to(p.dtype)
-    loss = torch.zeros_like(p)
+    loss = None
     for axis in range(2, p.ndim):
-        if p.shape[axis] < 2:
-            continue
+        # an axis of length 1 has no neighbour pair: its term is the zero padding alone, still on the graph of
+        # pred (so a 1x1 image gives 0 with a zero gradient, and .backward() works)
         term = (t.diff(dim=axis).abs() - p.diff(dim=axis).abs()).abs()
         if alpha != 1.0:
             term = term.pow(alpha)
-        loss = loss + F.pad(term, [0, 0] * (p.ndim - 1 - axis) + [1, 0])
+        term = F.pad(term, [0, 0] * (p.ndim - 1 - axis) + [min(p.shape[axis], 1), 0])
+        loss = term if loss is None else loss + term
     return reduce_loss(loss, reduction, weight, dtype=pred.dtype)
 
 

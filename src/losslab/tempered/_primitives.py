@@ -158,14 +158,17 @@ def _fixed_point(a0: torch.Tensor, t: float, num_iters: int, dim: int) -> torch.
     r"""The official fixed point for ``t > 1``: :math:`\lambda` such that :math:`\sum_c \exp_t(a^0_c - \lambda) \approx 1`.
 
     :math:`\tilde a \leftarrow a^0 Z(\tilde a)^{1-t}` for ``num_iters`` rounds, :math:`Z(\tilde a) = \sum_c
-    \exp_t(\tilde a_c)`, then :math:`\lambda = -\log_t(1/Z) = \mathrm{expm1}((t-1)\log Z)/(t-1)`.
+    \exp_t(\tilde a_c)`, then :math:`\lambda = -\log_t(1/Z) = \mathrm{expm1}((t-1)\log Z)/(t-1)`. Runs without
+    a graph (inside :class:`_Normalizer`), so each round works in one buffer.
     """
     k = 1.0 - t
-    scaled = a0
-    for _ in range(num_iters):
-        log_z = torch.logsumexp(_log_exp_t(scaled, t), dim, keepdim=True)
-        scaled = a0 * torch.exp(k * log_z)
-    log_z = torch.logsumexp(_log_exp_t(scaled, t), dim, keepdim=True)
+    buf = torch.empty_like(a0)
+    zk = None  # Z^(1 - t)
+    for _ in range(num_iters + 1):
+        # exp_t(a0 Z^(1-t)) = exp(log1p(k a0 Z^(1-t)) / k); a0 <= 0 and k < 0, so the log1p argument is >= 0
+        torch.mul(a0, k if zk is None else zk * k, out=buf)
+        log_z = buf.log1p_().div_(k).exp_().sum(dim, keepdim=True).log_()
+        zk = torch.exp(k * log_z)
     return _expm1_over(-k, log_z)
 
 
@@ -176,7 +179,7 @@ def _newton(a0: torch.Tensor, t: float, dim: int) -> torch.Tensor:
     equal), so Newton converges in a few steps from :math:`\lambda = 0`, monotonically after the first. With
     :math:`S = \sum_c p_c` and :math:`S_t = \sum_c p_c^t` the step is
     :math:`(S - S^t)/((1-t) S_t) = -S\,\mathrm{expm1}(-(1-t)\log S)/((1-t) S_t)`, which is :math:`\log S` at
-    ``t = 1`` (the log-sum-exp). On CPU in eager mode it stops once :math:`|S - 1| \le 16\,\varepsilon`
+    ``t = 1`` (the log-sum-exp). On CPU in eager mode it stops once :math:`|\log S| \le 16\,\varepsilon`
     (checked every 4 steps: one host read per check); elsewhere (accelerators, ``torch.compile``, ``torch.func``)
     it runs a fixed ``_NEWTON_STEPS`` so it never synchronizes with the host.
     """
@@ -185,11 +188,10 @@ def _newton(a0: torch.Tensor, t: float, dim: int) -> torch.Tensor:
     tol = _TOL_ULPS * torch.finfo(a0.dtype).eps
     early_exit = a0.device.type == "cpu" and not _compiling() and not _is_functorch(a0)
     for step in range(_NEWTON_STEPS):
-        log_p = _log_exp_t(a0 - lam, t)
-        log_s = torch.logsumexp(log_p, dim, keepdim=True)
-        log_st = torch.logsumexp(t * log_p, dim, keepdim=True)
-        # the step -S expm1(-k log S) / (k S_t), continuous through k = 0
-        lam = lam + _expm1_over(-k, log_s) * torch.exp(log_s - log_st)
+        log_p = _log_exp_t(a0 - lam, t)  # <= 0 since lam >= 0, so the sums below cannot overflow
+        log_s = torch.exp(log_p).sum(dim, keepdim=True).log_()
+        s_ratio = torch.exp(log_s) / log_p.mul_(t).exp_().sum(dim, keepdim=True)  # S / S_t
+        lam = lam + _expm1_over(-k, log_s) * s_ratio  # the step -S expm1(-k log S) / (k S_t)
         if early_exit and step % 4 == 3 and bool((log_s.abs() <= tol).all()):
             break
     return lam
