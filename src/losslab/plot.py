@@ -1,6 +1,7 @@
 """Figures of losses: each loss as a function of the prediction for a fixed target, and two special plates.
 
-* :func:`plot_losses` draws any registered losses from their registry ``curve`` on shared axes.
+* :func:`plot_losses` draws registered losses from their registry ``curve``, each on its own input axis
+  (probability, logit or prediction), with the curve's hyperparameters in the legend.
 * :func:`plot_tempered` draws the bi-tempered paper's Figure 1: the tempered logarithm for t < 1, the tempered
   exponential for t > 1, and the binary bi-tempered loss against the activation next to the logistic loss.
 * :func:`plot_bce_soft` draws binary cross-entropy for soft targets: its minimum sits at prediction = target and
@@ -9,6 +10,7 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -18,7 +20,7 @@ from . import registry
 from .classification import binary_cross_entropy
 from .tempered import bi_tempered_binary_logistic_loss, exp_t, log_t
 
-__all__ = ["SPECIAL", "plot_losses", "plot_tempered", "plot_bce_soft", "plot"]
+__all__ = ["SPECIAL", "input_axis", "hyperparameters", "plot_losses", "plot_tempered", "plot_bce_soft", "plot"]
 
 # Names ``losslab plot`` accepts besides registered losses.
 SPECIAL = {
@@ -47,12 +49,48 @@ def _save(fig, out: str | Path) -> Path:
     return out
 
 
-def _grid(spec: registry.LossSpec, target: float) -> torch.Tensor:
+# Each loss is drawn against what it takes: a probability axis, a raw-score (logit) axis or a prediction axis.
+_AXES = {
+    "probability": ("predicted probability p", (1e-3, 1 - 1e-3)),
+    "score": ("raw score (logit) z, before the link", (-5.0, 5.0)),
+    "value": ("prediction ŷ", None),
+}
+# Keyword arguments that are not hyperparameters of the curve's shape.
+_NOT_HYPER = ("eps", "reduction", "ignore_index", "sample_weight", "weight", "class_weight", "normalizer",
+              "label_smoothing", "num_iters")
+
+
+def input_axis(spec: registry.LossSpec) -> str:
+    """``"probability"``, ``"score"`` (logits and other raw scores) or ``"value"``: the x-axis a loss is drawn on."""
     if spec.input_kind == "probabilities":
-        return torch.linspace(1e-3, 1 - 1e-3, 500, dtype=torch.float64)
+        return "probability"
     if spec.input_kind in _CLASS_KINDS:
-        return torch.linspace(-5.0, 5.0, 500, dtype=torch.float64)
-    return torch.linspace(target - 3.0, target + 3.0, 500, dtype=torch.float64)
+        return "score"
+    return "value"
+
+
+def _grid(spec: registry.LossSpec, target: float) -> torch.Tensor:
+    _, span = _AXES[input_axis(spec)]
+    lo, hi = span if span is not None else (target - 3.0, target + 3.0)
+    return torch.linspace(lo, hi, 500, dtype=torch.float64)
+
+
+def hyperparameters(spec: registry.LossSpec) -> str:
+    """The hyperparameters the curve is drawn with, for the legend: the entry's ``curve_note`` when it has one,
+    else the function's numeric keyword defaults (``gamma=2, alpha=0.25``)."""
+    note = getattr(spec, "extra", {}).get("curve_note")
+    if note:
+        return str(note)
+    parts = []
+    for p in inspect.signature(spec.function).parameters.values():
+        default = p.default
+        if p.kind is not p.KEYWORD_ONLY or p.name in _NOT_HYPER or "eps" in p.name:
+            continue
+        if isinstance(default, (int, float)) and not isinstance(default, bool):
+            parts.append(f"{p.name}={default:g}")
+        elif isinstance(default, str) and p.name != "reduction":
+            parts.append(f"{p.name}={default!r}")
+    return ", ".join(parts)
 
 
 def default_target(specs: Sequence[registry.LossSpec]) -> float:
@@ -61,7 +99,12 @@ def default_target(specs: Sequence[registry.LossSpec]) -> float:
 
 
 def plot_losses(names: Sequence[str], target: float | None = None, out: str | Path = "losses.png") -> Path:
-    """Each loss in ``names`` as a function of the prediction for one ``target``, on shared axes.
+    """Each loss in ``names`` as a function of its own input for one ``target``.
+
+    Losses are grouped by what they take, one panel each: probabilities on a [0, 1] axis, logits (and other raw
+    scores) on a logit axis, regression predictions on a prediction axis around the target. The dotted line marks
+    where the input equals the target, drawn only on axes where that means something (not on a logit axis, where
+    the target is a probability). The legend names each loss with the hyperparameters of its curve.
 
     Args:
         names: Registered loss names (each needs a registry ``curve``).
@@ -78,24 +121,38 @@ def plot_losses(names: Sequence[str], target: float | None = None, out: str | Pa
     specs = [registry.get(n) for n in names]
     missing = [s.name for s in specs if s.curve is None]
     if missing:
-        raise ValueError(f"no curve to plot for {', '.join(missing)} (its registry entry has no `curve`)")
+        raise ValueError(
+            f"{', '.join(missing)} cannot be drawn as a curve of one prediction against one target (it compares "
+            f"whole images, boxes or feature maps); the plottable losses are those of `losslab list` with a "
+            f"curve: {', '.join(s.name for s in registry.all_specs() if s.curve is not None)}"
+        )
     y = default_target(specs) if target is None else float(target)
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(7.0, 4.6), constrained_layout=True)
+    groups: dict[str, list[registry.LossSpec]] = {}
     for spec in specs:
-        x = _grid(spec, y)
-        try:
-            with torch.no_grad():
-                loss = spec.curve(x, y)  # type: ignore[misc]
-        except (ValueError, TypeError, RuntimeError) as e:
-            raise ValueError(f"cannot plot {spec.name} at target={y:g}: {e}") from e
-        ax.plot(x.numpy(), torch.as_tensor(loss, dtype=torch.float64).numpy(), lw=2,
-                label=f"{spec.name}  ({spec.input_kind})")
-    ax.axvline(y, color="0.6", ls=":", lw=1)
-    ax.set(xlabel="prediction", ylabel="loss", title=f"Loss as a function of the prediction, target = {y:g}")
-    ax.set_ylim(bottom=min(0.0, ax.get_ylim()[0]))
-    ax.legend(frameon=False)
-    ax.grid(alpha=0.25)
+        groups.setdefault(input_axis(spec), []).append(spec)
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, len(groups), figsize=(6.4 * len(groups), 4.6), constrained_layout=True, squeeze=False)
+    for ax, (axis, members) in zip(axes[0], groups.items()):
+        for spec in members:
+            x = _grid(spec, y)
+            try:
+                with torch.no_grad():
+                    loss = spec.curve(x, y)  # type: ignore[misc]
+            except (ValueError, TypeError, RuntimeError) as e:
+                raise ValueError(f"cannot plot {spec.name} at target={y:g}: {e}") from e
+            hyper = hyperparameters(spec)
+            ax.plot(x.numpy(), torch.as_tensor(loss, dtype=torch.float64).numpy(), lw=2,
+                    label=spec.name + (f" ({hyper})" if hyper else ""))
+        label, _ = _AXES[axis]
+        gan_only = all(s.tasks == ("gan",) for s in members)
+        if axis != "score" and not gan_only:
+            ax.axvline(y, color="0.6", ls=":", lw=1, label=f"input = target ({y:g})")
+        title = {"probability": "losses on probabilities", "score": "losses on logits / raw scores",
+                 "value": "losses on predicted values"}[axis]
+        ax.set(xlabel=label, ylabel="loss", title=title + ("" if gan_only else f", target = {y:g}"))
+        ax.set_ylim(bottom=min(0.0, ax.get_ylim()[0]))
+        ax.legend(frameon=False, fontsize=8.5)
+        ax.grid(alpha=0.25)
     return _save(fig, out)
 
 

@@ -66,5 +66,6 @@ register(
         sample=logits_binary(features=4, t1=0.7, t2=1.5, num_iters=None),
         curve=_binary_curve(0.5, 4.0),
         advice=_ADVICE,
+        extra={"curve_note": "(t1, t2) = (0.5, 4.0)"},
     )
 )
