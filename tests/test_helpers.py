@@ -139,7 +139,9 @@ def test_argument_checks():
     (0.0, {"low": 0.0, "low_inclusive": False}, r"gamma: expected a value in \(0, inf\), got 0"),
     (1.5, {"low": 0.0, "high": 1.0}, r"gamma: expected a value in \[0, 1\], got 1.5"),
     (1.0, {"high": 1.0, "high_inclusive": False}, r"gamma: expected a value in \(-inf, 1\), got 1"),
-    (float("nan"), {}, "gamma: expected a number, got nan"),
+    (float("nan"), {}, "gamma: expected a finite number, got nan"),
+    (float("inf"), {"low": 0.0}, "gamma: expected a finite number, got inf"),
+    (-float("inf"), {}, "gamma: expected a finite number, got -inf"),
 ])
 def test_check_scalar_ranges(value, kwargs, message):
     with pytest.raises(ValueError, match=message):
@@ -161,8 +163,11 @@ def test_check_scalar_types_and_return():
 def test_value_checks():
     with pytest.raises(ValueError, match="x: expected finite values, found NaN"):
         _checks.check_finite(torch.tensor([1.0, float("nan"), float("inf")]), "x")
-    with pytest.raises(ValueError, match="x: expected finite values, found inf"):
+    with pytest.raises(ValueError, match="x: expected finite values, found -inf"):
         _checks.check_finite(torch.tensor([1.0, -float("inf")]), "x")
+    with pytest.raises(ValueError, match=r"x: expected finite values, found -inf and inf \(in my_loss\)"):
+        _checks.check_finite(torch.tensor([float("inf"), -float("inf")]), "x", loss="my_loss")
+    _checks.check_finite(torch.tensor([1, 2]), "x")  # integers are finite
     _checks.check_finite(torch.zeros(0), "x")
     with pytest.raises(ValueError, match=r"x: expected values in \[0, 1\], got values in \[-0.5, 2\]; hint"):
         _checks.check_in_range(torch.tensor([-0.5, 2.0]), "x", 0.0, 1.0, "hint")

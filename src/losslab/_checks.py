@@ -2,10 +2,20 @@
 
 Two kinds of checks live here:
 
-* **argument checks** (shapes, dtypes, ``reduction``, hyperparameter ranges) read only metadata and always run;
+* **argument checks** (shapes, dtypes, ``reduction``, hyperparameter ranges) read only metadata and always run.
+  Float hyperparameters are finite: :func:`check_scalar` rejects NaN and ±inf unless a caller opts in with
+  ``allow_inf=True`` where infinity has a documented meaning;
 * **value checks** (probabilities in [0, 1], class indices in range, labels in {-1, 1}, finiteness) read tensor
   values, so they force a device sync. They run in eager mode while validation is on (the default), and are
   skipped while ``torch.compile`` traces and after ``set_validation(False)``, as ``torch.distributions`` does.
+
+Non-finite inputs (the policy for every loss): with validation on, a NaN or ±inf in any floating tensor a loss
+reads (predictions, targets, weights, IoUs, distance maps, features) raises a ``ValueError`` naming the
+argument and, for predictions, the loss; nothing non-finite flows silently into a NaN loss. Each checked tensor
+costs **one** host sync: a range check and the finiteness check share one ``torch.aminmax`` (a NaN anywhere
+makes both extremes NaN, an infinity shows up as an extreme) read back with one ``.tolist()``; a tensor without
+a range is read the same way. With validation off nothing is read and a non-finite input gives a non-finite
+loss, as in torch.
 
 Every message names the argument, what was expected and what came.
 """
@@ -13,6 +23,7 @@ Every message names the argument, what was expected and what came.
 from __future__ import annotations
 
 import contextlib
+import math
 from collections.abc import Iterator, Sequence
 
 import torch
@@ -43,13 +54,14 @@ def set_validation(enabled: bool) -> None:
 
 
 def validation_enabled() -> bool:
-    """Whether the value checks run now (on, and not inside ``torch.compile`` tracing)."""
+    """Whether the value checks run now: on, and not inside ``torch.compile`` tracing or a ``torch.func``
+    transform (``vmap``/``grad``), where tensor data cannot be read."""
     if not _VALIDATE:
         return False
     compiler = getattr(torch, "compiler", None)
     if compiler is not None and hasattr(compiler, "is_compiling") and compiler.is_compiling():
         return False
-    return True
+    return torch._C._functorch.peek_interpreter_stack() is None
 
 
 @contextlib.contextmanager
@@ -123,13 +135,17 @@ def check_scalar(
     high: float | None = None,
     low_inclusive: bool = True,
     high_inclusive: bool = True,
+    allow_inf: bool = False,
 ) -> float:
-    """Check a Python number hyperparameter lies in a range; returns it as float."""
+    """Check a Python number hyperparameter is finite and lies in a range; returns it as float.
+
+    NaN is always rejected, ±inf too unless ``allow_inf=True`` (only where infinity has a documented meaning).
+    """
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise TypeError(f"{name}: expected a number, got {type(value).__name__}")
     value = float(value)
-    if value != value:
-        raise ValueError(f"{name}: expected a number, got nan")
+    if value != value or (math.isinf(value) and not allow_inf):
+        raise ValueError(f"{name}: expected a finite number, got {value}")
     bad_low = low is not None and (value < low if low_inclusive else value <= low)
     bad_high = high is not None and (value > high if high_inclusive else value >= high)
     if bad_low or bad_high:
@@ -149,21 +165,75 @@ def check_choice(value: str, name: str, choices: Sequence[str]) -> str:
 # value checks (read data; eager mode only, switchable)
 
 
-def check_finite(x: torch.Tensor, name: str) -> None:
-    if validation_enabled() and x.numel() and not bool(torch.isfinite(x).all()):
-        kind = "NaN" if bool(torch.isnan(x).any()) else "inf"
-        raise ValueError(f"{name}: expected finite values, found {kind}")
+def _extremes(x: torch.Tensor, *extra: torch.Tensor) -> list[float]:
+    """``[min, max, *extra]`` of ``x`` with one host sync (``extra``: scalar tensors read in the same sync).
+
+    NaN anywhere makes both extremes NaN (``aminmax`` propagates it); an infinity shows as an extreme.
+    """
+    if x.dtype == torch.bool:
+        x = x.to(torch.uint8)
+    lo, hi = torch.aminmax(x.detach())
+    return torch.stack((lo, hi, *(e.to(lo.dtype) for e in extra))).tolist()
+
+
+def finite_extremes(x: torch.Tensor, name: str, loss: str = "", extra: Sequence[torch.Tensor] = ()) -> list[float]:
+    """Value check reading ``x`` once: raise if it holds NaN or ±inf, else return ``[min, max, *extra]`` (scalar
+    ``extra`` tensors, e.g. a derived quantity another check needs, come back in the same sync). Call it only
+    while :func:`validation_enabled`."""
+    values = _extremes(x, *extra)
+    _check_extremes_finite(values[0], values[1], name, loss)
+    return values
+
+
+def _check_extremes_finite(xmin: float, xmax: float, name: str, loss: str) -> None:
+    if math.isfinite(xmin) and math.isfinite(xmax):
+        return
+    if xmin != xmin:
+        found = "NaN"
+    elif math.isinf(xmax) and math.isinf(xmin):
+        found = "-inf and inf" if xmin < 0 < xmax else f"{xmax:g}"
+    else:
+        found = f"{xmax:g}" if math.isinf(xmax) else f"{xmin:g}"
+    raise ValueError(f"{name}: expected finite values, found {found}" + (f" (in {loss})" if loss else ""))
+
+
+def check_finite(x: torch.Tensor, name: str, loss: str = "") -> None:
+    """Value check: no NaN or ±inf in ``x`` (one host sync); ``loss`` names the loss in the message."""
+    if not validation_enabled() or x.numel() == 0 or not x.is_floating_point():
+        return
+    _check_extremes_finite(*_extremes(x), name, loss)
+
+
+def check_all_finite(tensors: Sequence[tuple[str, torch.Tensor]], loss: str = "") -> None:
+    """Value check: no NaN or ±inf in any of several ``(name, tensor)`` pairs (e.g. the layers of a feature
+    dict), with one host sync for all of them."""
+    if not validation_enabled():
+        return
+    items = [(name, t) for name, t in tensors if t.numel() and t.is_floating_point()]
+    if not items:
+        return
+    ok = torch.stack([torch.isfinite(torch.stack(torch.aminmax(t.detach()))).all() for _, t in items]).tolist()
+    for (name, t), good in zip(items, ok):
+        if not good:
+            check_finite(t, name, loss)  # the error path re-reads the tensor for the message
 
 
 def check_in_range(
-    x: torch.Tensor, name: str, low: float, high: float, hint: str = "", low_inclusive: bool = True
+    x: torch.Tensor,
+    name: str,
+    low: float,
+    high: float,
+    hint: str = "",
+    low_inclusive: bool = True,
+    loss: str = "",
 ) -> None:
-    """Value check: every element of ``x`` lies in [low, high] (or (low, high] when ``low_inclusive=False``)."""
+    """Value check: every element of ``x`` is finite and lies in [low, high] (or (low, high] when
+    ``low_inclusive=False``). One host sync reads both (``high=math.inf`` means "no upper bound"; an infinite
+    element is still rejected)."""
     if not validation_enabled() or x.numel() == 0:
         return
-    check_finite(x, name)
-    lo, hi = torch.aminmax(x.detach())
-    xmin, xmax = float(lo), float(hi)
+    xmin, xmax = _extremes(x)
+    _check_extremes_finite(xmin, xmax, name, loss)
     bad_low = xmin < low if low_inclusive else xmin <= low
     if bad_low or xmax > high:
         interval = ("[" if low_inclusive else "(") + f"{low:g}, {high:g}]"
@@ -176,7 +246,7 @@ def check_probabilities(x: torch.Tensor, name: str, *, logits_variant: str | Non
     hint = ""
     if logits_variant is not None:
         hint = f"{loss} expects probabilities (softmax or sigmoid outputs); for logits use {logits_variant}"
-    check_in_range(x, name, 0.0, 1.0, hint)
+    check_in_range(x, name, 0.0, 1.0, hint, loss=loss)
 
 
 def check_class_indices(
@@ -187,7 +257,7 @@ def check_class_indices(
     valid = target if ignore_index is None else target[target != ignore_index]
     if valid.numel() == 0:
         return
-    tmin, tmax = int(valid.min()), int(valid.max())
+    tmin, tmax = (int(v) for v in _extremes(valid))
     if tmin < 0 or tmax >= num_classes:
         extra = f" (ignore_index={ignore_index})" if ignore_index is not None else ""
         raise ValueError(

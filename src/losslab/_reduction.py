@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import torch
 
-from ._checks import check_reduction
+import math
+
+from ._checks import check_in_range, check_reduction, check_scalar
 
 __all__ = ["reduce_loss"]
 
@@ -24,28 +26,35 @@ def reduce_loss(
 
     * ``"none"``: :math:`w \cdot \ell` with masked-out positions set to 0, same shape as ``loss``;
     * ``"sum"``: :math:`\sum m\,w\,\ell`;
-    * ``"mean"``: :math:`\sum m\,w\,\ell / \sum m\,w`, or :math:`\sum m\,w\,\ell / \text{normalizer}` when a
-      normalizer (for example the number of positive anchors) is given.
+    * ``"mean"``: :math:`\sum m\,w\,\ell / d` with the denominator :math:`d = \sum m\,w`, or
+      :math:`d = n` when a normalizer :math:`n` (for example the number of positive anchors) is given.
 
-    A mean over nothing (an empty batch, everything masked, all weights zero, a normalizer of 0) is 0 with a
-    zero gradient, never NaN. Masked positions are replaced before multiplying, so a non-finite value there
+    **The denominator rule** (one rule for every denominator): divide by :math:`d` when :math:`d > 0`, by 1 when
+    :math:`d = 0`. For a count this is mmdetection's ``max(n, 1)``: a detection batch without positive anchors
+    (``normalizer=0``) returns the plain sum of its (negative) terms, so it still trains; a fractional
+    :math:`d`, such as a sum of soft weights, is used as it is. A mean over nothing (an empty batch, everything
+    masked, all weights zero) has a zero numerator too, so it is 0 with a zero gradient, never NaN. A negative,
+    NaN or infinite normalizer raises (a number always, a tensor while validation is on). Masked positions are replaced before multiplying, so a non-finite value there
     cannot leak into the result; its gradient stays finite only if the op that produced the value has a finite
     derivative there too, so losses make ignored positions safe (e.g. class 0 for an ignored index) upstream.
 
     Args:
         loss: Unreduced loss.
         reduction: ``"none"`` | ``"mean"`` | ``"sum"``.
-        weight: Optional non-negative weights, broadcastable to ``loss``.
+        weight: Optional non-negative finite weights, broadcastable to ``loss`` (validated while validation is on).
         mask: Optional boolean tensor broadcastable to ``loss``; ``False`` removes a position from the numerator
             and the denominator.
-        normalizer: Optional explicit denominator for ``"mean"`` (a number or a scalar tensor).
+        normalizer: Optional explicit denominator for ``"mean"``: a non-negative finite number or one-element
+            tensor (0 divides by 1, see the denominator rule above); ignored by ``"none"`` and ``"sum"``.
         dtype: Optional dtype of the result (losses computed in float32 for half inputs return in half).
 
     Returns:
         The reduced loss.
 
     Raises:
-        ValueError: ``reduction`` unknown, or ``weight``/``mask`` not broadcastable to ``loss``.
+        ValueError: ``reduction`` unknown, ``weight``/``mask`` not broadcastable to ``loss``, a negative or
+            non-finite weight (validation on), or a negative or non-finite normalizer.
+        TypeError: ``weight``/``mask``/``normalizer`` of the wrong type.
 
     Example:
         >>> import torch
@@ -56,10 +65,15 @@ def reduce_loss(
         tensor(1.)
         >>> reduce_loss(loss, "mean", normalizer=2.0)
         tensor(5.)
+        >>> reduce_loss(loss, "mean", normalizer=0)  # no positives: the plain sum, as max(n, 1)
+        tensor(10.)
     """
     check_reduction(reduction)
+    if normalizer is not None:
+        check_normalizer(normalizer)
     if weight is not None:
         _check_broadcast(weight, loss, "weight")
+        check_in_range(weight, "weight", 0.0, math.inf, "weights must be non-negative")
         weight = weight.to(loss.dtype)
     if mask is not None:
         _check_broadcast(mask, loss, "mask")
@@ -77,16 +91,30 @@ def reduce_loss(
     else:
         total = weighted.sum()
         if normalizer is not None:
-            den = torch.as_tensor(normalizer, dtype=total.dtype, device=total.device)
+            den = torch.as_tensor(normalizer, dtype=total.dtype, device=total.device).reshape(())
         elif weight is not None:
             den = torch.broadcast_to(weight, loss.shape).sum()
         elif mask is not None:
             den = torch.broadcast_to(mask, loss.shape).sum().to(total.dtype)
         else:
             den = torch.tensor(float(loss.numel()), dtype=total.dtype, device=total.device)
-        # 0 / 0 -> 0: the numerator is a sum over the same (empty or zero-weighted) positions, so it is 0 there.
-        out = total / torch.where(den > 0, den, torch.ones_like(den))
+        # The denominator rule: d if d > 0 else 1 (0 / 0 -> 0 for a mean over nothing). ``den == 0`` rather than
+        # ``den > 0`` so that, with validation off, a NaN normalizer shows as a NaN loss instead of a silent sum.
+        out = total / torch.where(den == 0, torch.ones_like(den), den)
     return out if dtype is None or out.dtype == dtype else out.to(dtype)
+
+
+def check_normalizer(normalizer: torch.Tensor | float) -> None:
+    """A ``"mean"`` denominator: a non-negative finite number (always checked) or a one-element real tensor
+    (its value checked while validation is on, one host sync)."""
+    if isinstance(normalizer, torch.Tensor):
+        if normalizer.numel() != 1:
+            raise ValueError(f"normalizer: expected a number or a one-element tensor, got shape {tuple(normalizer.shape)}")
+        if normalizer.is_complex() or normalizer.dtype == torch.bool:
+            raise TypeError(f"normalizer: expected a real tensor, got dtype {normalizer.dtype}")
+        check_in_range(normalizer, "normalizer", 0.0, math.inf, "a normalizer is a count or a sum of weights")
+    else:
+        check_scalar(normalizer, "normalizer", low=0.0)
 
 
 def _check_broadcast(x: torch.Tensor, loss: torch.Tensor, name: str) -> None:

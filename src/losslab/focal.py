@@ -28,7 +28,7 @@ import torch
 from torch import nn
 from torch.autograd.function import once_differentiable
 
-from ._checks import check_floating, check_in_range, check_same_shape, check_scalar
+from ._checks import check_finite, check_floating, check_in_range, check_same_shape, check_scalar
 from ._numerics import log1mexp, upcast
 from ._reduction import reduce_loss
 from ._targets import INDEX, check_class_target, safe_indices, valid_mask
@@ -243,6 +243,7 @@ def sigmoid_focal_loss(
     check_floating(target, "target")
     check_same_shape(logits, target, "logits", "target")
     check_in_range(target.detach(), "target", 0.0, 1.0, "sigmoid_focal_loss expects binary or soft labels in [0, 1]")
+    check_finite(logits, "logits", "sigmoid_focal_loss")
     x, y = upcast(logits, target)
     if y.dtype != x.dtype:
         y = y.to(x.dtype)
@@ -484,6 +485,7 @@ def softmax_focal_loss(
         raise TypeError(f"ignore_index: expected an int or None, got {type(ignore_index).__name__}")
     checked = target.detach() if isinstance(target, torch.Tensor) else target
     kind = check_class_target(logits, checked, ignore_index=ignore_index)
+    check_finite(logits, "logits", "softmax_focal_loss")
     alpha = _check_alpha_classes(alpha, logits.shape[1])
     (x,) = upcast(logits)
     if kind == INDEX:

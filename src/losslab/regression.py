@@ -33,11 +33,17 @@ __all__ = [
 ]
 
 
-def _check_pair(pred: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def _check_pair(
+    pred: torch.Tensor, target: torch.Tensor, loss: str, *, values: bool = True
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Dtypes and shapes; with ``values`` also the finiteness of both (a loss with range checks passes False
+    and checks the ranges itself, which reads each tensor once for both)."""
     check_floating(pred, "pred")
     check_floating(target, "target")
     check_same_shape(pred, target, "pred", "target")
-    check_finite(target, "target")
+    if values:
+        check_finite(pred, "pred", loss)
+        check_finite(target, "target")
     return upcast(pred, target)
 
 
@@ -74,7 +80,7 @@ def mse_loss(
         >>> mse_loss(torch.tensor([1.0, 2.0, 4.0]), torch.tensor([1.0, 3.0, 2.0]))
         tensor(1.6667)
     """
-    p, t = _check_pair(pred, target)
+    p, t = _check_pair(pred, target, "mse_loss")
     return reduce_loss((p - t).square(), reduction, weight, dtype=pred.dtype)
 
 
@@ -125,7 +131,7 @@ def mae_loss(
         >>> mae_loss(torch.tensor([1.0, 2.0, 4.0]), torch.tensor([1.0, 3.0, 2.0]))
         tensor(1.)
     """
-    p, t = _check_pair(pred, target)
+    p, t = _check_pair(pred, target, "mae_loss")
     return reduce_loss((p - t).abs(), reduction, weight, dtype=pred.dtype)
 
 
@@ -194,7 +200,7 @@ def huber_loss(
         .. [Huber1964] P. J. Huber. "Robust Estimation of a Location Parameter." Ann. Math. Statist. 1964.
     """
     delta = check_scalar(delta, "delta", low=0.0, low_inclusive=False)
-    p, t = _check_pair(pred, target)
+    p, t = _check_pair(pred, target, "huber_loss")
     return reduce_loss(_huber(p - t, delta), reduction, weight, dtype=pred.dtype)
 
 
@@ -254,7 +260,7 @@ def smooth_l1_loss(
         .. [Girshick2015] R. Girshick. "Fast R-CNN." ICCV 2015. https://arxiv.org/abs/1504.08083
     """
     beta = check_scalar(beta, "beta", low=0.0)
-    p, t = _check_pair(pred, target)
+    p, t = _check_pair(pred, target, "smooth_l1_loss")
     r = p - t
     loss = r.abs() if beta == 0.0 else _huber(r, beta) / beta
     return reduce_loss(loss, reduction, weight, dtype=pred.dtype)
@@ -325,11 +331,11 @@ def msle_loss(
     """
     if clamp_min is not None:
         clamp_min = check_scalar(clamp_min, "clamp_min", low=-1.0, low_inclusive=False)
-    p, t = _check_pair(pred, target)
+    p, t = _check_pair(pred, target, "msle_loss", values=clamp_min is not None)
     if clamp_min is None:
         hint = "msle_loss compares log1p(pred) with log1p(target); pass clamp_min=1e-7 to clamp as Keras does"
-        check_in_range(p.detach(), "pred", -1.0, math.inf, hint, low_inclusive=False)
-        check_in_range(t.detach(), "target", -1.0, math.inf, hint, low_inclusive=False)
+        check_in_range(p, "pred", -1.0, math.inf, hint, low_inclusive=False, loss="msle_loss")
+        check_in_range(t, "target", -1.0, math.inf, hint, low_inclusive=False)
     else:
         p, t = p.clamp_min(clamp_min), t.clamp_min(clamp_min)
     loss = (torch.log1p(p) - torch.log1p(t)).square()
@@ -414,7 +420,7 @@ def log_cosh_loss(
         .. [Chen2019] P. Chen, G. Chen, S. Zhang. "Log Hyperbolic Cosine Loss Improves Variational
            Auto-Encoder." ICLR 2019 submission (OpenReview). The overflow-free form: keras-team/keras PR #8524.
     """
-    p, t = _check_pair(pred, target)
+    p, t = _check_pair(pred, target, "log_cosh_loss")
     return reduce_loss(_log_cosh(p - t), reduction, weight, dtype=pred.dtype)
 
 
@@ -487,14 +493,16 @@ def poisson_loss(
     if not isinstance(log_input, bool):
         raise TypeError(f"log_input: expected a bool, got {type(log_input).__name__}")
     eps = check_scalar(eps, "eps", low=0.0)
-    p, t = _check_pair(pred, target)
-    check_in_range(t.detach(), "target", 0.0, math.inf, "poisson_loss expects non-negative counts")
+    p, t = _check_pair(pred, target, "poisson_loss", values=False)
+    check_in_range(t, "target", 0.0, math.inf, "poisson_loss expects non-negative counts")
     if log_input:
+        check_finite(p, "pred", "poisson_loss")
         loss = torch.exp(p) - t * p
     else:
         check_in_range(
-            p.detach(), "pred", 0.0, math.inf,
+            p, "pred", 0.0, math.inf,
             "poisson_loss expects rates (e.g. softplus or exp outputs); for log-rates pass log_input=True",
+            loss="poisson_loss",
         )
         # y * log(rate + eps) with 0 * log(0) := 0; the log sees 1 where y == 0 so no inf enters the gradient.
         zero = t == 0

@@ -8,6 +8,7 @@ from torch import nn
 
 from .._checks import (
     check_class_indices,
+    check_finite,
     check_floating,
     check_in_range,
     check_integer,
@@ -16,7 +17,7 @@ from .._checks import (
     check_scalar,
 )
 from .._numerics import upcast
-from .._reduction import reduce_loss
+from .._reduction import check_normalizer, reduce_loss
 from ..distributed import all_reduce_sum, is_distributed
 from ..focal import sigmoid_focal_loss
 from ..regression import smooth_l1_loss
@@ -64,9 +65,9 @@ def _reduce(loss, reduction, weight, normalizer, distributed, dtype):
 
 
 def _check_normalizer(normalizer) -> None:
-    if normalizer is None or isinstance(normalizer, torch.Tensor):
-        return
-    check_scalar(normalizer, "normalizer", low=0.0)
+    """``reduce_loss``'s normalizer check, up front (before the all-reduce of a distributed normalizer)."""
+    if normalizer is not None:
+        check_normalizer(normalizer)
 
 
 def iou_balanced_sigmoid_focal_loss(
@@ -149,6 +150,7 @@ def iou_balanced_sigmoid_focal_loss(
         raise ValueError(f"logits: expected shape (N, C, *), got {tuple(logits.shape)}")
     iou_shape = logits.shape[:1] + logits.shape[2:]
     _check_ious(ious, iou_shape, "logits' shape without the class dim 1")
+    check_finite(logits, "logits", "iou_balanced_sigmoid_focal_loss")
     x, t, u = upcast(logits, target, ious)
     base = sigmoid_focal_loss(x, t, gamma=gamma, alpha=alpha, reduction="none")
     u = u.detach().clamp(0.0, 1.0)
@@ -221,10 +223,16 @@ def iou_balanced_softmax_cross_entropy(
     if tuple(target.shape) != tuple(shape):
         raise ValueError(f"target: expected shape {tuple(shape)} (logits' without the class dim), got {tuple(target.shape)}")
     num_classes = logits.shape[1]
+    if num_classes < 2:
+        raise ValueError(
+            f"logits: expected at least 2 classes on dim 1 (the background and an object class), got shape "
+            f"{tuple(logits.shape)}; a softmax over one class is constant (loss 0, no gradient)"
+        )
     if isinstance(background_index, bool) or not isinstance(background_index, int) or not 0 <= background_index < num_classes:
         raise ValueError(f"background_index: expected an int in [0, {num_classes - 1}], got {background_index!r}")
     check_class_indices(target, num_classes)
     _check_ious(ious, shape, "one per sample")
+    check_finite(logits, "logits", "iou_balanced_softmax_cross_entropy")
     x, u = upcast(logits, ious)
     base = F.cross_entropy(x, target, reduction="none")
     iou_pow = u.detach().clamp(0.0, 1.0).pow(eta)
@@ -296,6 +304,7 @@ def iou_balanced_smooth_l1_loss(
     check_floating(pred, "pred")
     check_last_dim(pred, 4, "pred")
     _check_ious(ious, pred.shape[:-1], "pred's shape without the last dim")
+    check_finite(pred, "pred", "iou_balanced_smooth_l1_loss")
     per_coord = smooth_l1_loss(pred, target, beta=beta, reduction="none")
     p, u = upcast(per_coord, ious)
     loss = loc_weight * u.detach().clamp(0.0, 1.0).pow(lam) * p.sum(-1)

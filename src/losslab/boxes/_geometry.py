@@ -8,11 +8,11 @@ import torch
 
 from .._checks import (
     check_choice,
-    check_finite,
     check_floating,
     check_last_dim,
     check_same_shape,
     check_scalar,
+    finite_extremes,
     validation_enabled,
 )
 from .._numerics import upcast
@@ -32,11 +32,14 @@ def _check_boxes(boxes: torch.Tensor, name: str) -> None:
     check_last_dim(boxes, 4, name)
 
 
-def _check_valid_xyxy(boxes: torch.Tensor, name: str) -> None:
-    """Value check: finite, x2 >= x1 and y2 >= y1 (eager mode, validation on)."""
+def _check_valid_xyxy(boxes: torch.Tensor, name: str, loss: str = "") -> None:
+    """Value check: finite, x2 >= x1 and y2 >= y1 (eager mode, validation on); one host sync reads both."""
     if not validation_enabled() or boxes.numel() == 0:
         return
-    check_finite(boxes, name)
+    b = boxes.detach()
+    smallest_side = torch.minimum(b[..., 2] - b[..., 0], b[..., 3] - b[..., 1]).amin()
+    if finite_extremes(b, name, loss, (smallest_side,))[2] >= 0:
+        return
     bad = (boxes[..., 2] < boxes[..., 0]) | (boxes[..., 3] < boxes[..., 1])
     if bool(bad.any()):
         example = boxes[bad][0].tolist()
@@ -83,7 +86,7 @@ def box_convert(boxes: torch.Tensor, in_fmt: str, out_fmt: str) -> torch.Tensor:
     return torch.stack((a, b, c, d), dim=-1)
 
 
-def _prepare(boxes: torch.Tensor, target: torch.Tensor, box_format: str, names=("boxes", "target")):
+def _prepare(boxes: torch.Tensor, target: torch.Tensor, box_format: str, names=("boxes", "target"), loss: str = ""):
     check_choice(box_format, "box_format", BOX_FORMATS)
     _check_boxes(boxes, names[0])
     _check_boxes(target, names[1])
@@ -91,7 +94,7 @@ def _prepare(boxes: torch.Tensor, target: torch.Tensor, box_format: str, names=(
     b, t = upcast(boxes, target)
     if box_format != "xyxy":
         b, t = box_convert(b, box_format, "xyxy"), box_convert(t, box_format, "xyxy")
-    _check_valid_xyxy(b, names[0])
+    _check_valid_xyxy(b, names[0], loss)
     _check_valid_xyxy(t, names[1])
     return b, t
 

@@ -63,7 +63,7 @@ def iou_loss(
     """
     check_choice(mode, "mode", IOU_MODES)
     eps = check_scalar(eps, "eps", low=0.0)
-    b, t = _prepare(boxes, target, box_format)
+    b, t = _prepare(boxes, target, box_format, loss="iou_loss")
     loss = _pair_loss(b, t, "iou", eps, mode=mode)
     return reduce_loss(loss, reduction, weight, dtype=boxes.dtype)
 
@@ -116,7 +116,7 @@ def generalized_box_iou_loss(
            https://arxiv.org/abs/1902.09630
     """
     eps = check_scalar(eps, "eps", low=0.0)
-    b, t = _prepare(boxes, target, box_format)
+    b, t = _prepare(boxes, target, box_format, loss="generalized_box_iou_loss")
     return reduce_loss(_pair_loss(b, t, "giou", eps), reduction, weight, dtype=boxes.dtype)
 
 
@@ -174,7 +174,7 @@ def distance_box_iou_loss(
     """
     eps = check_scalar(eps, "eps", low=0.0)
     _check_bool(detach_diagonal, "detach_diagonal")
-    b, t = _prepare(boxes, target, box_format)
+    b, t = _prepare(boxes, target, box_format, loss="distance_box_iou_loss")
     loss = _pair_loss(b, t, "diou", eps, detach_diagonal=detach_diagonal)
     return reduce_loss(loss, reduction, weight, dtype=boxes.dtype)
 
@@ -241,7 +241,7 @@ def complete_box_iou_loss(
     eps = check_scalar(eps, "eps", low=0.0)
     check_choice(alpha_mode, "alpha_mode", ALPHA_MODES)
     _check_bool(detach_diagonal, "detach_diagonal")
-    b, t = _prepare(boxes, target, box_format)
+    b, t = _prepare(boxes, target, box_format, loss="complete_box_iou_loss")
     loss = _pair_loss(b, t, "ciou", eps, alpha_mode=alpha_mode, detach_diagonal=detach_diagonal)
     return reduce_loss(loss, reduction, weight, dtype=boxes.dtype)
 

@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .._checks import check_probabilities, check_reduction
+from .._checks import check_finite, check_probabilities, check_reduction
 from .._numerics import upcast
 from .._reduction import reduce_loss
 from .._targets import check_label_smoothing, smooth_binary
@@ -72,6 +72,7 @@ def sigmoid_binary_cross_entropy(
     check_reduction(reduction)
     label_smoothing = check_label_smoothing(label_smoothing)
     _check_binary_pair(logits, target, "logits")
+    check_finite(logits, "logits", "sigmoid_binary_cross_entropy")
     pos_weight = _check_pos_weight(pos_weight, logits.shape)
     x, y = upcast(logits, target)
     y = smooth_binary(y.to(x.dtype), label_smoothing)

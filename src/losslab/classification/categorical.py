@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .._checks import check_floating, check_probabilities, check_reduction
+from .._checks import check_finite, check_floating, check_probabilities, check_reduction
 from .._numerics import upcast
 from .._targets import INDEX, check_class_target, check_label_smoothing, safe_indices, valid_mask
 from ._common import (
@@ -101,6 +101,7 @@ def softmax_cross_entropy(
     ignore_index = _check_ignore_index(ignore_index)
     kind = check_class_target(logits, target, ignore_index=ignore_index, input_name="logits")
     _check_two_classes(logits, "logits", "softmax_cross_entropy")
+    check_finite(logits, "logits", "softmax_cross_entropy")
     class_weight = _check_class_weight(class_weight, logits.shape[1])
     (x,) = upcast(logits)
     cw = None if class_weight is None else class_weight.to(x.dtype)

@@ -28,6 +28,7 @@ def _hinge_margin(pred: torch.Tensor, target: torch.Tensor, loss: str) -> tuple[
         target, "target", (-1.0, 0.0, 1.0),
         f"{loss} expects labels in {{-1, 1}} (or {{0, 1}}); for probabilities use a cross-entropy",
     )
+    check_finite(pred, "pred", loss)
     (p,) = upcast(pred)
     y = target.to(p.dtype)
     y = torch.where(y == 0, -torch.ones_like(y), y)

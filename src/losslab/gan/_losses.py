@@ -13,9 +13,9 @@ from .._reduction import reduce_loss
 GAN_KINDS = ("minimax", "non-saturating", "least-squares", "wasserstein", "hinge")
 
 
-def _scores(x: torch.Tensor, name: str) -> torch.Tensor:
+def _scores(x: torch.Tensor, name: str, loss: str) -> torch.Tensor:
     check_floating(x, name)
-    check_finite(x, name)
+    check_finite(x, name, loss)
     (x,) = upcast(x)
     return x
 
@@ -71,8 +71,8 @@ def minimax_discriminator_loss(
            arXiv:1606.03498
     """
     s = check_scalar(label_smoothing, "label_smoothing", low=0.0, high=1.0, high_inclusive=False)
-    r = _scores(real_logits, "real_logits")
-    f = _scores(fake_logits, "fake_logits")
+    r = _scores(real_logits, "real_logits", "minimax_discriminator_loss")
+    f = _scores(fake_logits, "fake_logits", "minimax_discriminator_loss")
     real_term = F.softplus(-r) if s == 0.0 else (1.0 - s) * F.softplus(-r) + s * F.softplus(r)
     loss = _mean(real_term) + _mean(F.softplus(f))
     return result_dtype(loss, real_logits)
@@ -118,7 +118,7 @@ def minimax_generator_loss(
     References:
         .. [Goodfellow2014] I. Goodfellow et al. "Generative Adversarial Nets." NeurIPS 2014. arXiv:1406.2661
     """
-    f = _scores(fake_logits, "fake_logits")
+    f = _scores(fake_logits, "fake_logits", "minimax_generator_loss")
     return reduce_loss(-F.softplus(f), reduction, weight, dtype=fake_logits.dtype)
 
 
@@ -158,7 +158,7 @@ def non_saturating_generator_loss(
     References:
         .. [Goodfellow2014] I. Goodfellow et al. "Generative Adversarial Nets." NeurIPS 2014. arXiv:1406.2661
     """
-    f = _scores(fake_logits, "fake_logits")
+    f = _scores(fake_logits, "fake_logits", "non_saturating_generator_loss")
     return reduce_loss(F.softplus(-f), reduction, weight, dtype=fake_logits.dtype)
 
 
@@ -203,8 +203,8 @@ def least_squares_discriminator_loss(
     b = check_scalar(b, "b")
     if a == b:
         raise ValueError(f"b: expected a real-data code different from the fake-data code a={a:g}, got b={b:g}")
-    r = _scores(real_logits, "real_logits")
-    f = _scores(fake_logits, "fake_logits")
+    r = _scores(real_logits, "real_logits", "least_squares_discriminator_loss")
+    f = _scores(fake_logits, "fake_logits", "least_squares_discriminator_loss")
     loss = 0.5 * _mean((r - b).square()) + 0.5 * _mean((f - a).square())
     return result_dtype(loss, real_logits)
 
@@ -242,7 +242,7 @@ def least_squares_generator_loss(
         .. [Mao2017] X. Mao et al. "Least Squares Generative Adversarial Networks." ICCV 2017. arXiv:1611.04076
     """
     c = check_scalar(c, "c")
-    f = _scores(fake_logits, "fake_logits")
+    f = _scores(fake_logits, "fake_logits", "least_squares_generator_loss")
     return reduce_loss(0.5 * (f - c).square(), reduction, weight, dtype=fake_logits.dtype)
 
 
@@ -283,8 +283,8 @@ def wasserstein_critic_loss(real_scores: torch.Tensor, fake_scores: torch.Tensor
         .. [Gulrajani2017] I. Gulrajani et al. "Improved Training of Wasserstein GANs." NeurIPS 2017.
            arXiv:1704.00028
     """
-    r = _scores(real_scores, "real_scores")
-    f = _scores(fake_scores, "fake_scores")
+    r = _scores(real_scores, "real_scores", "wasserstein_critic_loss")
+    f = _scores(fake_scores, "fake_scores", "wasserstein_critic_loss")
     return result_dtype(_mean(f) - _mean(r), real_scores)
 
 
@@ -315,7 +315,7 @@ def wasserstein_generator_loss(
     References:
         .. [Arjovsky2017] M. Arjovsky, S. Chintala, L. Bottou. "Wasserstein GAN." ICML 2017. arXiv:1701.07875
     """
-    f = _scores(fake_scores, "fake_scores")
+    f = _scores(fake_scores, "fake_scores", "wasserstein_generator_loss")
     return reduce_loss(-f, reduction, weight, dtype=fake_scores.dtype)
 
 
@@ -352,8 +352,8 @@ def hinge_discriminator_loss(real_scores: torch.Tensor, fake_scores: torch.Tenso
         .. [Miyato2018] T. Miyato et al. "Spectral Normalization for Generative Adversarial Networks." ICLR 2018.
            arXiv:1802.05957
     """
-    r = _scores(real_scores, "real_scores")
-    f = _scores(fake_scores, "fake_scores")
+    r = _scores(real_scores, "real_scores", "hinge_discriminator_loss")
+    f = _scores(fake_scores, "fake_scores", "hinge_discriminator_loss")
     return result_dtype(_mean(F.relu(1.0 - r)) + _mean(F.relu(1.0 + f)), real_scores)
 
 
@@ -391,7 +391,7 @@ def hinge_generator_loss(
         .. [Miyato2018] T. Miyato et al. "Spectral Normalization for Generative Adversarial Networks." ICLR 2018.
            arXiv:1802.05957
     """
-    f = _scores(fake_scores, "fake_scores")
+    f = _scores(fake_scores, "fake_scores", "hinge_generator_loss")
     return reduce_loss(-f, reduction, weight, dtype=fake_scores.dtype)
 
 

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import torch
 
-from .._checks import check_floating, check_same_shape, check_scalar
+from .._checks import check_finite, check_floating, check_in_range, check_same_shape, check_scalar
 from .._numerics import safe_sqrt, upcast
 from .._reduction import reduce_loss
 
@@ -92,7 +92,8 @@ def gradient_penalty(
         TypeError: ``critic`` not callable, a non-tensor or non-floating sample, or a critic returning a
             non-tensor.
         ValueError: ``real`` and ``fake`` shapes differ (e.g. different batch sizes), a critic output that does
-            not have one score per sample (shape ``(N, ...)``), ``alpha`` of the wrong shape, ``target_norm <= 0``.
+            not have one score per sample (shape ``(N, ...)``), ``alpha`` of the wrong shape, ``target_norm <= 0``;
+            with validation on, ``alpha`` outside [0, 1] or NaN/inf in ``real``, ``fake`` or ``alpha``.
 
     Note:
         The norm :math:`\sqrt{\sum g^2}` has an infinite derivative at :math:`g = 0`; it is computed with a
@@ -119,6 +120,8 @@ def gradient_penalty(
     check_same_shape(real, fake, "real", "fake")
     if real.ndim == 0:
         raise ValueError("real: expected a batch of shape (N, *), got a 0-d tensor")
+    check_finite(real, "real", "gradient_penalty")
+    check_finite(fake, "fake", "gradient_penalty")
     n = real.shape[0]
     if alpha is None:
         alpha = torch.rand(n, generator=generator, dtype=real.dtype, device=real.device)
@@ -126,6 +129,7 @@ def gradient_penalty(
         check_floating(alpha, "alpha")
         if alpha.shape != (n,):
             raise ValueError(f"alpha: expected one coefficient per sample, shape ({n},), got {tuple(alpha.shape)}")
+        check_in_range(alpha, "alpha", 0.0, 1.0, "interpolation coefficients between fake (0) and real (1)")
         alpha = alpha.to(real.dtype)
     a = alpha.reshape(n, *([1] * (real.ndim - 1)))
     x_hat = a * real + (1 - a) * fake
@@ -178,7 +182,7 @@ def r1_penalty(
         .. [Mescheder2018] L. Mescheder, A. Geiger, S. Nowozin. "Which Training Methods for GANs do actually
            Converge?" ICML 2018. arXiv:1801.04406
     """
-    return _squared_gradient_penalty(critic, real, "real", weight, reduction)
+    return _squared_gradient_penalty(critic, real, "real", weight, reduction, "r1_penalty")
 
 
 def r2_penalty(
@@ -223,7 +227,7 @@ def r2_penalty(
         .. [Mescheder2018] L. Mescheder, A. Geiger, S. Nowozin. "Which Training Methods for GANs do actually
            Converge?" ICML 2018. arXiv:1801.04406
     """
-    return _squared_gradient_penalty(critic, fake, "fake", weight, reduction)
+    return _squared_gradient_penalty(critic, fake, "fake", weight, reduction, "r2_penalty")
 
 
 def _squared_gradient_penalty(
@@ -232,11 +236,13 @@ def _squared_gradient_penalty(
     name: str,
     weight: torch.Tensor | None,
     reduction: str,
+    loss: str,
 ) -> torch.Tensor:
     """E[||grad_x D(x)||^2] over the batch ``x`` (R1 on real data, R2 on generated data)."""
     critic = _check_critic(critic)
     check_floating(x, name)
     if x.ndim == 0:
         raise ValueError(f"{name}: expected a batch of shape (N, *), got a 0-d tensor")
+    check_finite(x, name, loss)
     sq = _squared_norms(_input_gradient(critic, x, name))
     return reduce_loss(sq, reduction, weight, dtype=x.dtype)

@@ -8,7 +8,7 @@ from typing import Union
 import torch
 from torch import nn
 
-from .._checks import check_floating, check_scalar
+from .._checks import check_all_finite, check_finite, check_floating, check_scalar
 from .._numerics import upcast
 from .._reduction import reduce_loss
 
@@ -40,13 +40,16 @@ def _as_layers(features: Features, name: str) -> list[tuple[object, torch.Tensor
     return items
 
 
-def _paired_layers(pred: Features, target: Features) -> list[tuple[object, torch.Tensor, torch.Tensor]]:
+def _paired_layers(pred: Features, target: Features, loss: str) -> list[tuple[object, torch.Tensor, torch.Tensor]]:
     p = _as_layers(pred, "pred_features")
     t = dict(_as_layers(target, "target_features"))
     if set(t) != {k for k, _ in p}:
         raise ValueError(
             f"target_features: expected the same layers as pred_features {[k for k, _ in p]}, got {list(t)}"
         )
+    # value check: every layer of both finite, one host sync for all of them
+    named = [(f"pred_features[{k!r}]", v) for k, v in p] + [(f"target_features[{k!r}]", t[k]) for k, _ in p]
+    check_all_finite(named, loss)
     return [(k, v, t[k]) for k, v in p]
 
 
@@ -127,7 +130,7 @@ def feature_reconstruction_loss(
         >>> feature_reconstruction_loss(a, b)   # 8 squared unit errors / (2*2*2)
         tensor(1.)
     """
-    items = _paired_layers(pred_features, target_features)
+    items = _paired_layers(pred_features, target_features, "feature_reconstruction_loss")
     lw = _layer_weights(layer_weights, [k for k, _, _ in items])
     total = None
     for (key, p, t), lam in zip(items, lw):
@@ -234,7 +237,7 @@ def style_loss(
         >>> style_loss(torch.ones(1, 2, 2, 2), torch.zeros(1, 2, 4, 4))   # 4 entries of 0.5^2
         tensor(1.)
     """
-    items = _paired_layers(pred_features, target_features)
+    items = _paired_layers(pred_features, target_features, "style_loss")
     lw = _layer_weights(layer_weights, [k for k, _, _ in items])
     total = None
     for (key, p, t), lam in zip(items, lw):
@@ -306,6 +309,7 @@ def total_variation_loss(
     check_floating(images, "images")
     if images.ndim != 4:
         raise ValueError(f"images: expected shape (N, C, H, W), got {tuple(images.shape)}")
+    check_finite(images, "images", "total_variation_loss")
     (x,) = upcast(images)
     n, c, h, w = x.shape
     dh = (x[:, :, 1:, :] - x[:, :, :-1, :]).square().sum((1, 2, 3))

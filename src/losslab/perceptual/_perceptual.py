@@ -81,6 +81,7 @@ def _normalize_images(x: torch.Tensor, name: str, low: float, high: float, stats
         x.detach(), name, low, high,
         hint=f"input_range={(low, high)} was stated; pass the range the images really use "
         "(e.g. input_range=(-1, 1) for tanh outputs)",
+        loss="perceptual_loss",
     )
     x01 = (x - low) / (high - low)
     if stats is None:

@@ -6,7 +6,7 @@ import math
 
 import torch
 
-from .._checks import check_floating, check_min_ndim, check_tensor, validation_enabled
+from .._checks import check_floating, check_min_ndim, check_tensor, finite_extremes, validation_enabled
 from .._numerics import upcast
 from .._reduction import reduce_loss
 from .._targets import DENSE, INDEX, check_class_target, safe_indices
@@ -35,19 +35,20 @@ def _simplex_tolerance(dtype: torch.dtype, num_classes: int) -> float:
 def _check_probs(probs: torch.Tensor, name: str, *, simplex: bool, loss: str) -> None:
     """Value checks: probabilities in [0, 1]; summing to 1 over dim 1 when softmax outputs are expected.
 
-    One ``aminmax`` pass covers the range and finiteness (NaN fails every comparison), and one sum over dim 1 the
-    simplex: the checks cost about two reads of ``probs``.
+    One ``aminmax`` pass covers the range and finiteness (NaN propagates into it), and one sum over dim 1 the
+    simplex: the checks cost about two reads of ``probs`` and one host sync.
     """
     if not validation_enabled() or probs.numel() == 0:
         return
     x = probs.detach()
-    lo, hi = (float(v) for v in torch.aminmax(x))
+    c = probs.shape[1]
+    sums = x.sum(1) if simplex and c > 1 else None
+    lo, hi, *sum_range = finite_extremes(x, name, loss, () if sums is None else tuple(torch.aminmax(sums)))
     if not (lo >= 0.0 and hi <= 1.0):
         raise ValueError(
             f"{name}: expected values in [0, 1], got values in [{lo:.4g}, {hi:.4g}]; {loss} expects probabilities "
             f"(apply softmax or sigmoid to the logits)"
         )
-    c = probs.shape[1]
     if c == 1:
         if x.numel() > 1 and lo == 1.0:
             raise ValueError(
@@ -55,7 +56,7 @@ def _check_probs(probs: torch.Tensor, name: str, *, simplex: bool, loss: str) ->
                 f"for binary segmentation apply sigmoid to the logits (or use 2 channels with softmax)"
             )
     elif simplex:
-        smin, smax = (float(v) for v in torch.aminmax(x.sum(1)))
+        smin, smax = sum_range
         if max(1.0 - smin, smax - 1.0) > _simplex_tolerance(probs.dtype, c):
             raise ValueError(
                 f"{name}: expected probabilities summing to 1 over the {c} classes of dim 1 (softmax outputs), got "

@@ -100,7 +100,10 @@ def image_gradient_loss(
             f"image: expected shape (N, C_img, H, W) = ({mask_probs.shape[0]}, *, {mask_probs.shape[2]}, "
             f"{mask_probs.shape[3]}) matching mask_probs, got {tuple(image.shape)}"
         )
-    check_in_range(mask_probs.detach(), "mask_probs", 0.0, 1.0, "image_gradient_loss expects probabilities (sigmoid outputs)")
+    check_in_range(
+        mask_probs, "mask_probs", 0.0, 1.0, "image_gradient_loss expects probabilities (sigmoid outputs)",
+        loss="image_gradient_loss",
+    )
     check_finite(image, "image")
     m, img = upcast(mask_probs, image)
     img = img.to(m.dtype).mean(1, keepdim=True)
@@ -187,6 +190,7 @@ def gradient_difference_loss(
     check_same_shape(pred, target, "pred", "target")
     check_min_ndim(pred, 3, "pred", "(N, C, *spatial)")
     check_finite(target, "target")
+    check_finite(pred, "pred", "gradient_difference_loss")
     p, t = upcast(pred, target)
     t = t.to(p.dtype)
     loss = None
