@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+import re
+import subprocess
+import sys
 import types
 from pathlib import Path
 
@@ -10,7 +14,7 @@ import pytest
 
 import losslab
 from losslab import experiments, registry
-from losslab.cli import activation_warning, main, recommend
+from losslab.cli import main, plain_text
 
 
 def _png(path: Path) -> None:
@@ -26,8 +30,50 @@ def _png(path: Path) -> None:
 def test_list(capsys):
     assert main(["list"]) == 0
     out = capsys.readouterr().out
-    assert out.splitlines()[0].split() == ["name", "family", "input", "target", "tasks"]
+    assert out.splitlines()[0].split() == ["name", "family", "input", "tasks"]
     assert "mse_loss" in out and f"{len(registry.all_specs())} losses" in out
+
+
+@pytest.mark.parametrize("command", [["list"], ["info", "sigmoid_focal_loss"], ["info", "boundary_loss"],
+                                     ["recommend", "--task", "segmentation", "--imbalanced", "--activation", "tanh"]])
+def test_output_fits_100_columns_without_trailing_spaces(command, capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "200")  # a wide terminal still gets at most 100 columns
+    assert main(command) == 0
+    for line in capsys.readouterr().out.splitlines():
+        assert len(line) <= 100, line
+        assert line == line.rstrip(), line
+
+
+def test_list_unknown_family_is_one_line_exit_2(capsys):
+    assert main(["list", "--family", "focl"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err == "losslab list: unknown family 'focl'; did you mean 'focal'?\n"
+    assert main(["list", "--family", "focal"]) == 0
+    assert "sigmoid_focal_loss" in capsys.readouterr().out
+
+
+def test_info_renders_formulas_as_text(capsys):
+    assert main(["info", "bi_tempered_logistic_loss"]) == 0
+    out = capsys.readouterr().out
+    for raw in ("``", ":math:", ":func:", "\\frac", "\\varepsilon", "\\log", ":class:"):
+        assert raw not in out, raw
+    assert "reduction: \"none\" | \"mean\" | \"sum\"" in out
+
+
+@pytest.mark.parametrize(
+    ("rst", "text"),
+    [
+        (r"``reduction``", "reduction"),
+        (r":math:`\varepsilon/(C-1)`", "ε/(C-1)"),
+        (r":func:`losslab.tempered_softmax`", "losslab.tempered_softmax"),
+        (r":math:`\frac{1}{2} \lVert x \rVert^2`", "1/2 ‖ x ‖^2"),
+        (r":math:`\log_t(x) = \frac{x^{1-t} - 1}{1 - t}`", "log_t(x) = (x^(1-t) - 1)/(1 - t)"),
+        (r"see [Lin2017]_", "see [Lin2017]"),
+    ],
+)
+def test_plain_text(rst, text):
+    assert plain_text(rst) == text
 
 
 def test_list_filters_by_task(capsys):
@@ -72,11 +118,35 @@ def test_plot_special_plate_must_stand_alone(capsys):
     assert "plot it without other names" in capsys.readouterr().err
 
 
-def test_plot_without_curve_is_a_clear_error(monkeypatch, capsys):
-    spec = registry.get("mse_loss")
-    monkeypatch.setitem(registry.LOSSES, "mse_loss", type(spec)(**{**spec.__dict__, "curve": None}))
-    assert main(["plot", "mse_loss"]) == 2
-    assert "no curve to plot for mse_loss" in capsys.readouterr().err
+def test_plot_without_curve_is_a_clear_error(capsys):
+    assert main(["plot", "dice_loss"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("losslab plot: dice_loss cannot be drawn as a curve") and "mse_loss" in err
+    assert err.count("\n") == 1
+
+
+def test_plot_panels_and_legend(tmp_path, monkeypatch):
+    import matplotlib.figure
+
+    from losslab import plot as plotting
+
+    seen = {}
+
+    def capture(fig, out):
+        seen["axes"] = [(ax.get_xlabel(), ax.get_title(), [t.get_text() for t in ax.get_legend().get_texts()],
+                         [ln.get_xdata() for ln in ax.get_lines()]) for ax in fig.axes]
+        return tmp_path / "x.png"
+
+    monkeypatch.setattr(plotting, "_save", capture)
+    plotting.plot_losses(["sigmoid_focal_loss", "binary_cross_entropy", "mse_loss", "bi_tempered_binary_logistic_loss"])
+    (zl, zt, zleg, zx), (pl, pt, pleg, px), (vl, vt, vleg, vx) = seen["axes"]
+    assert "logit" in zl and "probability" in pl and "prediction" in vl  # one input axis per kind
+    assert "sigmoid_focal_loss (gamma=2, alpha=0.25)" in zleg  # hyperparameters in the legend
+    assert "bi_tempered_binary_logistic_loss ((t1, t2) = (0.5, 4))" in zleg or any("t1" in t for t in zleg)
+    assert not any(t.startswith("input = target") for t in zleg)  # no target line on a logit axis
+    assert "input = target (1)" in pleg and "input = target (1)" in vleg
+    assert min(px[0]) > 0 and max(px[0]) < 1 and min(zx[0]) < 0  # probabilities in (0, 1), logits signed
+    assert isinstance(matplotlib.figure.Figure, type)
 
 
 def test_plot_tempered(tmp_path):
@@ -102,83 +172,68 @@ def test_plot_bce_soft_and_keras_numbers(tmp_path):
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# recommend
+# recommend (the rules live in losslab.guide; tests/test_guide.py tests them directly)
+
+
+def _ranked(out: str) -> list[str]:
+    return [ln.split()[1] for ln in out.splitlines() if re.match(r"^ ?\d+\. ", ln)]
 
 
 def test_recommend_regression_with_outliers(capsys):
     assert main(["recommend", "--task", "regression", "--outliers"]) == 0
+    names = _ranked(capsys.readouterr().out)
+    assert names[:2] == ["mae_loss", "huber_loss"]  # bounded-gradient losses first
+    assert names.index("mse_loss") > names.index("huber_loss")
+
+
+def test_recommend_single_label_lists_no_binary_losses(capsys):
+    assert main(["recommend", "--task", "single-label"]) == 0
     out = capsys.readouterr().out
-    lines = [ln for ln in out.splitlines() if ln[:3].strip().rstrip(".").isdigit()]
-    assert lines[0].split()[1] == "huber_loss"  # outliers: the robust losses first
-    assert lines.index(next(ln for ln in lines if " mse_loss " in ln)) > lines.index(
-        next(ln for ln in lines if " mae_loss " in ln)
-    )
-    assert "outliers" in lines[0] or "linear" in lines[0]
-
-
-def test_recommend_without_outliers_puts_mse_first():
-    ranked = recommend("regression")
-    assert ranked[0][0].name == "mse_loss"
-    assert {s.name for s, _ in ranked} >= {"mse_loss", "mae_loss", "huber_loss", "smooth_l1_loss"}
-    assert all(reason for _, reason in ranked)
-
-
-def test_recommend_every_ranked_loss_is_registered_for_the_task():
-    for task in ("regression", "detection", "single-label", "segmentation"):
-        for spec, _ in recommend(task, imbalanced=True, noisy_labels=True, outliers=True):
-            assert spec.name in registry.LOSSES
-            assert task in spec.tasks or spec.name in {"mae_loss", "mse_loss", "softmax_cross_entropy",
-                                                       "sigmoid_binary_cross_entropy", "huber_loss", "msle_loss"}
+    names = _ranked(out)
+    assert names[0] == "softmax_cross_entropy"
+    assert not {"sigmoid_binary_cross_entropy", "binary_cross_entropy", "hinge_loss"} & set(names)
+    assert "not listed: sigmoid_binary_cross_entropy" in out.replace("\n", " ")
 
 
 def test_recommend_activation_warning_in_output(capsys):
     assert main(["recommend", "--task", "regression", "--activation", "tanh"]) == 0
-    out = capsys.readouterr().out
+    out = " ".join(capsys.readouterr().out.split())
     assert "warning: tanh outputs lie in [-1, 1]; mse loss can only fit targets inside that range" in out
 
 
-def test_recommend_single_label_with_tanh_warns_and_points_to_a_fit(capsys):
+def test_recommend_points_to_a_fit_only_when_one_fits(capsys):
     assert main(["recommend", "--task", "single-label", "--activation", "softmax"]) == 0
     out = capsys.readouterr().out
-    assert "1. softmax_cross_entropy" in out
-    assert "with a softmax output, categorical_cross_entropy (#" in out
+    assert "with a softmax output, categorical_cross_entropy (#2) fits as it is" in out
     assert main(["recommend", "--task", "single-label", "--activation", "tanh"]) == 0
     out = capsys.readouterr().out
-    assert "warning: tanh outputs lie in [-1, 1]; categorical cross-entropy needs softmax probabilities" in out
+    assert "fits as it is" not in out and "no loss listed for single-label fits a tanh output as it is" in out
+    # tanh with an image-to-image loss: never "fits as it is"
+    assert main(["recommend", "--task", "segmentation", "--activation", "tanh"]) == 0
+    out = capsys.readouterr().out
+    block = out[out.index("gradient_difference_loss"):]
+    assert "activation: gradient difference loss compares images" in " ".join(block.split())
+    assert "fits as it is" not in out
 
 
-def test_recommend_unknown_activation(capsys):
-    assert main(["recommend", "--task", "regression", "--activation", "swishy"]) == 2
-    assert "unknown activation 'swishy'" in capsys.readouterr().err
+def test_recommend_says_when_a_modifier_changes_nothing(capsys):
+    assert main(["recommend", "--task", "gan", "--noisy-labels"]) == 0
+    assert "no loss for gan in the catalogue is tagged noisy-labels; the ranking ignores it" in capsys.readouterr().out
 
 
-def _spec(name: str, input_kind: str, activation: str) -> registry.LossSpec:
-    base = registry.get("mse_loss")
-    return type(base)(**{**base.__dict__, "name": name, "input_kind": input_kind, "activation": activation})
+def test_recommend_unknown_activation_is_one_line_exit_2(capsys):
+    assert main(["recommend", "--task", "regression", "--activation", "tahn"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""  # nothing printed before the error
+    assert captured.err.strip().count("\n") == 0
+    assert "got 'tahn' (did you mean 'tanh'?)" in captured.err
 
 
-@pytest.mark.parametrize(
-    ("name", "kind", "pairs", "act", "expected"),
-    [
-        ("categorical_cross_entropy", "probabilities", "softmax", "tanh",
-         "tanh outputs lie in [-1, 1]; categorical cross-entropy needs softmax probabilities"),
-        ("categorical_cross_entropy", "probabilities", "softmax", "softmax", None),
-        ("binary_cross_entropy", "probabilities", "sigmoid", "sigmoid", None),
-        ("binary_cross_entropy", "probabilities", "sigmoid", "softmax",
-         "softmax couples the outputs (they sum to 1); binary cross-entropy needs an independent sigmoid per output"),
-        ("softmax_cross_entropy", "logits", "none (logits; softmax inside)", "softmax",
-         "softmax cross-entropy takes raw scores (logits) and applies its own link; a softmax before it squashes "
-         "them twice — use a linear output layer"),
-        ("softmax_cross_entropy", "logits", "none (logits)", "linear", None),
-        ("poisson_loss", "real values", "exp or softplus (positive rate)", "tanh",
-         "tanh outputs can be negative; poisson loss needs positive predictions (use exp or softplus)"),
-        ("squared_hinge_loss", "real values", "tanh", "sigmoid",
-         "sigmoid outputs lie in (0, 1); squared hinge loss expects signed scores (targets in {-1, 1}), e.g. tanh"),
-        ("mse_loss", "real values", "none (linear output)", "relu", None),
-    ],
-)
-def test_activation_warning(name, kind, pairs, act, expected):
-    assert activation_warning(_spec(name, kind, pairs), act) == expected
+def test_recommend_modifier_flags_come_from_the_guide():
+    from losslab.cli import build_parser
+
+    args = build_parser().parse_args(["recommend", "--task", "single-label", "--noisy-labels", "--imbalanced"])
+    assert args.noisy_labels and args.imbalanced
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -260,3 +315,88 @@ def test_reproduce_real_smoke_in_parallel_jobs(tmp_path):
         for fig in rec["figures"]:
             assert fig.startswith(f"{name}/") and (out / fig).is_file()
     assert (out / "report.md").is_file() and (out / "report.html").is_file()
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# user mistakes and missing extras: one line, no traceback
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["reproduce", "--jobs", "-2"], "losslab reproduce: error: argument --jobs: expected a positive integer"),
+        (["reproduce", "--jobs", "0"], "losslab reproduce: error: argument --jobs: expected a positive integer"),
+        (["reproduce", "--out", "{file}"], "is an existing file; name a folder for the report"),
+        (["list", "--family", "focl"], "losslab list: unknown family 'focl'; did you mean 'focal'?"),
+        (["recommend", "--task", "regression", "--activation", "swishy"], "got 'swishy'"),
+        (["plot", "mse_loss", "--out", "{dir}"], "is a folder; name the PNG file to write"),
+    ],
+)
+def test_user_mistakes_are_one_line_exit_2(argv, message, tmp_path, capsys):
+    existing = tmp_path / "results.txt"
+    existing.write_text("x")
+    argv = [a.format(file=existing, dir=tmp_path) for a in argv]
+    with pytest.raises(SystemExit) if argv[0] == "reproduce" else _no_raise() as exit_info:
+        code = main(argv)
+    code = exit_info.value.code if argv[0] == "reproduce" else code
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.count("\n") == 1 and "Traceback" not in err, err
+    assert message in err
+
+
+class _no_raise:
+    value = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+def test_version(capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["--version"])
+    assert e.value.code == 0 and capsys.readouterr().out.strip() == f"losslab {losslab.__version__}"
+
+
+@pytest.mark.parametrize("command", [["plot", "mse_loss"], ["plot", "tempered"], ["reproduce", "--profile", "smoke"]])
+def test_missing_lab_extra_names_the_extra(command, monkeypatch, tmp_path, capsys):
+    # the core install has no matplotlib / tqdm: None in sys.modules makes `import` raise ModuleNotFoundError
+    monkeypatch.chdir(tmp_path)
+    for name in ("matplotlib", "matplotlib.pyplot", "tqdm", "tqdm.auto"):
+        monkeypatch.setitem(sys.modules, name, None)
+    monkeypatch.delitem(sys.modules, "losslab.plot", raising=False)
+    monkeypatch.delitem(sys.modules, "losslab.experiments.runner", raising=False)
+    assert main(command) == 1
+    err = capsys.readouterr().err
+    assert "needs the lab extra" in err and "pip install 'losslab[lab]'" in err and err.count("\n") == 1
+
+
+def _run(code: str, **kw) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(Path(losslab.__file__).parents[1])}
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120, **kw)
+
+
+def test_subprocess_missing_extra_and_mistakes():
+    r = _run("import sys; sys.modules['matplotlib'] = None\n"
+             "from losslab.cli import main; sys.exit(main(['plot', 'mse_loss', '--out', '/nonexistent/x.png']))")
+    assert r.returncode == 1 and "Traceback" not in r.stderr
+    assert r.stderr.strip() == ("losslab plot: needs the lab extra (missing module 'matplotlib'); install it with: "
+                                "pip install 'losslab[lab]'")
+    r = _run("import sys; from losslab.cli import main; sys.exit(main(['reproduce', '--jobs', '-2']))")
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and "Traceback" not in r.stderr
+
+
+def test_list_into_a_closed_pipe_ends_quietly():
+    # `losslab list | head -1`: the reader closes the pipe after one line
+    env = {**os.environ, "PYTHONPATH": str(Path(losslab.__file__).parents[1])}
+    proc = subprocess.Popen([sys.executable, "-m", "losslab", "list"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env=env)
+    first = proc.stdout.readline()
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    proc.wait(timeout=60)
+    assert first.split()[0] == b"name"
+    assert err == "", err

@@ -46,6 +46,14 @@ def _say(text: str, prefix: str = "", hang: int = 0) -> None:
         print(f"{prefix}{line}".rstrip())
 
 
+def _require_lab(*modules: str) -> None:
+    """Import ``modules`` of the [lab] extra up front, so a missing one is reported before any work starts."""
+    import importlib
+
+    for name in modules:
+        importlib.import_module(name)
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # list / info
 
@@ -108,20 +116,20 @@ def plain_text(text: str) -> str:
     text = re.sub(r"``([^`]*)``", r"\1", text)
     text = re.sub(r"`([^`]*)`_?", r"\1", text)
     text = re.sub(r"\[([A-Za-z][\w-]*)\]_", r"[\1]", text)  # citations [Lin2017]_
-    for _ in range(3):  # nested fractions
+    for _ in range(4):  # innermost braces first: fractions, font commands, sub- and superscripts
         text = re.sub(r"\\[dt]?frac\{([^{}]*)\}\{([^{}]*)\}", lambda m: _frac(m[1], m[2]), text)
-    text = re.sub(r"\\(?:mathrm|operatorname|text|mathbf|mathit|boldsymbol|mathcal|bar|hat|tilde)\{([^{}]*)\}",
-                  r"\1", text)
+        text = re.sub(r"\\(?:mathrm|operatorname|text|mathbf|mathit|boldsymbol|mathcal|bar|hat|tilde)\{([^{}]*)\}",
+                      r"\1", text)
+        text = re.sub(r"([_^])\{([^{}]*)\}",
+                      lambda m: m[1] + (m[2] if len(m[2]) == 1 or m[2].isalnum() else f"({m[2]})"), text)
     text = re.sub(r"\\(?:left|right|big|Big|bigg|Bigg)\b\s*", "", text)
     text = re.sub(r"\\([A-Za-z]+|\|)", lambda m: _GREEK.get(m[1], _LATEX_SYMBOLS.get(m[1], m[1])), text)
-    text = re.sub(r"([_^])\{([^{}]*)\}", lambda m: m[1] + (m[2] if len(m[2]) == 1 or m[2].isalnum() else f"({m[2]})"),
-                  text)
     text = text.replace("\\,", " ").replace("\\;", " ").replace("\\!", "").replace("{", "").replace("}", "")
     return re.sub(r"[ \t]+", " ", text).strip() if "\n" not in text else text
 
 
 def _frac(num: str, den: str) -> str:
-    wrap = lambda s: s if re.fullmatch(r"[\w.]+", s.strip()) else f"({s.strip()})"  # noqa: E731
+    wrap = lambda s: s.strip() if re.fullmatch(r"[\w.^]+", s.strip()) else f"({s.strip()})"  # noqa: E731
     return f"{wrap(num)}/{wrap(den)}"
 
 
@@ -188,6 +196,7 @@ def _docstring_section(doc: str, title: str) -> list[tuple[str, str]]:
 
 
 def _cmd_plot(args: argparse.Namespace) -> int:
+    _require_lab("matplotlib")
     from . import plot as plotting
 
     for name in args.names:
@@ -265,6 +274,7 @@ def _cmd_recommend(args: argparse.Namespace) -> int:
 
 
 def _cmd_reproduce(args: argparse.Namespace) -> int:
+    _require_lab("matplotlib", "tqdm", "sklearn", "mlxtend", "markdown_it")
     from .experiments import available
     from .experiments.runner import default_jobs, reproduce
 

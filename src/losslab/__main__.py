@@ -1,0 +1,7 @@
+"""``python -m losslab``: the ``losslab`` command."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())
