@@ -15,16 +15,23 @@ entropy of the target. :func:`binary_entropy` / :func:`categorical_entropy` give
 :func:`binary_kl_divergence` / :func:`categorical_kl_divergence` the cross-entropy minus the floor, which is 0
 exactly when the prediction equals the target.
 
-The family is split by kind: :mod:`.categorical`, :mod:`.binary`, :mod:`.hinge`, :mod:`.divergence`; shared
-argument handling is in :mod:`._common`.
+The family is split by kind: :mod:`.categorical`, :mod:`.binary`, :mod:`.hinge`, :mod:`.divergence`, the
+noisy-label losses in :mod:`.noisy`, the imbalance losses in :mod:`.imbalance` and the multi-class margin losses in
+:mod:`.margin`; shared argument handling is in :mod:`._common` and :mod:`._class_terms`.
 """
 
 from __future__ import annotations
 
-from . import binary, categorical, divergence, hinge
+from . import binary, categorical, divergence, hinge, imbalance, margin, noisy
 from .binary import *  # noqa: F401,F403
 from .categorical import *  # noqa: F401,F403
 from .divergence import *  # noqa: F401,F403
 from .hinge import *  # noqa: F401,F403
+from .imbalance import *  # noqa: F401,F403
+from .margin import *  # noqa: F401,F403
+from .noisy import *  # noqa: F401,F403
 
-__all__ = [*categorical.__all__, *binary.__all__, *hinge.__all__, *divergence.__all__]
+__all__ = [
+    *categorical.__all__, *binary.__all__, *hinge.__all__, *divergence.__all__,
+    *noisy.__all__, *imbalance.__all__, *margin.__all__,
+]

@@ -72,3 +72,14 @@ def probs_categorical(classes: int = 5, **kwargs):
         return (probs, target), dict(kwargs)
 
     return sample
+
+
+def logits_dense(classes: int = 5, spatial: tuple[int, ...] = (), scale: float = 2.0, **kwargs):
+    """Logits ``(n, C, *spatial)`` and soft targets ``(n, C, *spatial)`` (a softmax over dim 1)."""
+
+    def sample(n: int, dtype: torch.dtype, g: torch.Generator):
+        logits = randn((n, classes, *spatial), dtype, g, scale)
+        target = torch.softmax(randn((n, classes, *spatial), torch.float64, g, 2.0), dim=1).to(dtype)
+        return (logits, target), dict(kwargs)
+
+    return sample
