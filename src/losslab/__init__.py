@@ -6,13 +6,13 @@ Every loss is a pure function (``losslab.sigmoid_focal_loss``) with a thin ``nn.
 
 from __future__ import annotations
 
-from . import boxes, classification, distance, focal, gan, perceptual, regression, scale_invariant, segmentation, tempered
+from . import boxes, classification, distance, focal, gan, image_quality, perceptual, regression, scale_invariant, segmentation, tempered
 from ._checks import set_validation, validation, validation_enabled
 from ._reduction import reduce_loss
 
 __version__ = "0.1.0"
 
-_FAMILIES = (regression, classification, focal, tempered, boxes, segmentation, distance, gan, perceptual, scale_invariant)
+_FAMILIES = (regression, classification, focal, tempered, boxes, segmentation, distance, gan, perceptual, image_quality, scale_invariant)
 
 __all__ = ["set_validation", "validation", "validation_enabled", "reduce_loss"]
 for _family in _FAMILIES:

@@ -29,6 +29,14 @@ from ._balanced import (
     iou_balanced_smooth_l1_loss,
     iou_balanced_softmax_cross_entropy,
 )
+from ._gfl import (
+    DistributionFocalLoss,
+    QualityFocalLoss,
+    VarifocalLoss,
+    distribution_focal_loss,
+    quality_focal_loss,
+    varifocal_loss,
+)
 from ._geometry import ALPHA_MODES, BOX_FORMATS, IOU_MODES, box_convert, box_iou, pairwise_box_iou  # noqa: F401
 from ._iou_losses import (
     CompleteBoxIoULoss,
@@ -39,6 +47,16 @@ from ._iou_losses import (
     distance_box_iou_loss,
     generalized_box_iou_loss,
     iou_loss,
+)
+from ._iou_variants import (  # noqa: F401
+    IOU_KINDS,
+    AlphaIoULoss,
+    EfficientIoULoss,
+    ScyllaIoULoss,
+    alpha_iou_loss,
+    anchor_ious,
+    efficient_iou_loss,
+    scylla_iou_loss,
 )
 
 __all__ = [
@@ -59,4 +77,17 @@ __all__ = [
     "IoUBalancedSoftmaxCrossEntropyLoss",
     "iou_balanced_smooth_l1_loss",
     "IoUBalancedSmoothL1Loss",
+    "anchor_ious",
+    "efficient_iou_loss",
+    "EfficientIoULoss",
+    "scylla_iou_loss",
+    "ScyllaIoULoss",
+    "alpha_iou_loss",
+    "AlphaIoULoss",
+    "quality_focal_loss",
+    "QualityFocalLoss",
+    "distribution_focal_loss",
+    "DistributionFocalLoss",
+    "varifocal_loss",
+    "VarifocalLoss",
 ]

@@ -38,6 +38,13 @@ from ._losses import (
     wasserstein_generator_loss,
 )
 from ._penalties import gradient_penalty, r1_penalty, r2_penalty
+from ._relativistic import (
+    RELATIVISTIC_KINDS,
+    RelativisticDiscriminatorLoss,
+    RelativisticGeneratorLoss,
+    relativistic_discriminator_loss,
+    relativistic_generator_loss,
+)
 
 __all__ = [
     "minimax_discriminator_loss",
@@ -54,4 +61,9 @@ __all__ = [
     "r2_penalty",
     "GANLoss",
     "GAN_KINDS",
+    "relativistic_discriminator_loss",
+    "RelativisticDiscriminatorLoss",
+    "relativistic_generator_loss",
+    "RelativisticGeneratorLoss",
+    "RELATIVISTIC_KINDS",
 ]

@@ -36,6 +36,15 @@ from ._losses import (  # noqa: F401
     style_loss,
     total_variation_loss,
 )
+from ._lpips import (  # noqa: F401
+    LPIPS_SCALE,
+    LPIPS_SHIFT,
+    LPIPS_VGG16_LAYERS,
+    LPIPSDistance,
+    LPIPSNetwork,
+    default_lpips_linear_weights_path,
+    lpips_distance,
+)
 from ._perceptual import IMAGENET_MEAN, IMAGENET_STD, Extractor, PerceptualLoss, perceptual_loss  # noqa: F401
 from ._vgg import VGG16_LAYERS, VGG16_WEIGHTS_FILENAME, VGG16Features, default_vgg16_weights_path
 
@@ -55,4 +64,9 @@ __all__ = [
     "TotalVariationLoss",
     "perceptual_loss",
     "PerceptualLoss",
+    "lpips_distance",
+    "LPIPSDistance",
+    "LPIPSNetwork",
+    "LPIPS_VGG16_LAYERS",
+    "default_lpips_linear_weights_path",
 ]
