@@ -12,7 +12,7 @@ from conftest import oracle_path
 
 from losslab import SignedDistanceMap, edt_available, signed_distance_map
 
-BACKENDS = ["scipy"] + (["edt"] if edt_available() else [])
+BACKENDS = ["scipy", "torch"] + (["edt"] if edt_available() else [])
 R2, R5, R8 = math.sqrt(2), math.sqrt(5), math.sqrt(8)
 
 
@@ -38,7 +38,7 @@ def test_5x5_square_exact_distances(backend):
         dtype=torch.float64,
     )
     out = signed_distance_map(_square_5x5(), num_classes=2, backend=backend, dtype=torch.float64)
-    tol = 0 if backend == "scipy" else 1e-6
+    tol = 0 if backend in ("scipy", "torch") else 1e-6
     torch.testing.assert_close(out[0, 1], fg, atol=tol, rtol=0)
     torch.testing.assert_close(out[0, 0], bg, atol=tol, rtol=0)
 
@@ -78,7 +78,7 @@ def test_matches_authors_one_hot2dist_where_masks_are_not_full():
     for backend in BACKENDS:
         ours = signed_distance_map(labels.numpy(), num_classes=2, backend=backend, dtype=np.float64)
         # sample 0: both classes present -> identical to the authors' maps
-        np.testing.assert_allclose(ours[0], official[0], atol=1e-12 if backend == "scipy" else 1e-5, rtol=0)
+        np.testing.assert_allclose(ours[0], official[0], atol=1e-12 if backend != "edt" else 1e-5, rtol=0)
         # samples 1 and 2: the empty class is all zeros in both; the full class is the authors' SciPy artefact,
         # which our policy replaces by zeros
         for n, empty, full in ((1, 1, 0), (2, 0, 1)):
@@ -152,7 +152,7 @@ def test_transform_in_dataloader_workers_before_cropping():
         def __getitem__(self, i):
             labels = torch.zeros(12, 12, dtype=torch.long)
             labels[2 + i : 5 + i, 3:6] = 1
-            dist = self.to_dist(labels)  # whole image first
+            dist = self.to_dist(labels[None])[0]  # one sample as a batch of one, whole image first
             return labels[:, 6:], dist[:, :, 6:]  # then crop both: the crop misses the blob but keeps its distances
 
     loader = torch.utils.data.DataLoader(Blobs(), batch_size=2, num_workers=2)
@@ -172,9 +172,91 @@ def test_bad_inputs_are_pinned():
         signed_distance_map(labels * 3, num_classes=2)
     with pytest.raises(TypeError, match=r"target: class indices \(num_classes=2\) must have an integer dtype"):
         signed_distance_map(labels.float(), num_classes=2)
-    with pytest.raises(ValueError, match=r"backend: expected one of \('scipy', 'edt'\) or None"):
+    with pytest.raises(ValueError, match=r"backend: expected one of \('scipy', 'edt', 'torch'\) or None"):
         signed_distance_map(labels, num_classes=2, backend="cucim")
     with pytest.raises(ValueError, match=r"target: expected one-hot masks of shape \(N, C, \*spatial\)"):
         signed_distance_map(labels[0])
     with pytest.raises(TypeError, match=r"target: expected a torch.Tensor or numpy.ndarray, got list"):
         signed_distance_map([[0, 1]], num_classes=2)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# issue 19 item 4 and issue 14 item 4: one layout, 1-D inputs, index labels without num_classes, the torch backend
+
+
+def test_function_and_transform_take_the_same_layout():
+    rng = np.random.default_rng(3)
+    labels = torch.from_numpy(rng.integers(0, 3, (4, 9, 7)))
+    onehot = torch.nn.functional.one_hot(labels, 3).movedim(-1, 1).bool()
+    for kwargs, x in (({"num_classes": 3}, labels), ({}, onehot)):
+        expected = signed_distance_map(x, backend="scipy", **kwargs)
+        torch.testing.assert_close(SignedDistanceMap(backend="scipy", **kwargs)(x), expected, atol=0, rtol=0)
+        assert expected.shape == (4, 3, 9, 7)
+
+
+@pytest.mark.parametrize("backend", [None, *BACKENDS])
+def test_1d_inputs_work_with_every_backend(backend):
+    labels = torch.tensor([[0, 1, 1, 1, 0, 0, 0, 1]])
+    out = signed_distance_map(labels, num_classes=2, backend=backend, spacing=2.0, dtype=torch.float64)
+    # class 1 outside: 2 * index distance; inside: 1 - 2 * (distance to the background in pixels)
+    expected = torch.tensor([[2.0, -1.0, -3.0, -1.0, 2.0, 4.0, 2.0, -1.0]], dtype=torch.float64)
+    torch.testing.assert_close(out[:, 1], expected, atol=1e-6, rtol=0)
+    masks = torch.nn.functional.one_hot(labels, 2).movedim(-1, 1).bool()
+    torch.testing.assert_close(signed_distance_map(masks, backend=backend, spacing=2.0, dtype=torch.float64), out,
+                               atol=1e-6, rtol=0)
+
+
+def test_index_labels_without_num_classes_say_to_pass_it():
+    labels = torch.zeros(2, 6, 6, dtype=torch.long)
+    labels[:, 2:4, 2:4] = 2
+    with pytest.raises(ValueError, match=r"values up to 2 holds class indices.*pass num_classes \(e.g. num_classes=3\)"):
+        signed_distance_map(labels)
+    with pytest.raises(ValueError, match=r"pass num_classes=2"):
+        signed_distance_map(labels.clamp(max=1))  # binary index labels (N, H, W) read as (N, C, L) masks
+    with pytest.raises(ValueError, match=r"values up to 2 holds class indices"):
+        SignedDistanceMap()(labels.numpy())
+    # genuine one-hot 1-D masks (N, C, L) of integer dtype still work
+    onehot = torch.nn.functional.one_hot(torch.tensor([[0, 1, 1, 0]]), 2).movedim(-1, 1)
+    assert signed_distance_map(onehot).shape == (1, 2, 4)
+
+
+def _blobs(rng, shape, classes):
+    """Smooth label maps: a few discs/balls per class (distances of tens of pixels, not just 1-2)."""
+    grids = np.meshgrid(*[np.arange(s) for s in shape[1:]], indexing="ij")
+    labels = np.zeros(shape, dtype=np.int64)
+    for n in range(shape[0]):
+        for k in range(1, classes):
+            for _ in range(2):
+                centre = [rng.uniform(0, s) for s in shape[1:]]
+                radius = rng.uniform(2, max(shape[1:]) / 4)
+                inside = sum((g - c) ** 2 for g, c in zip(grids, centre)) < radius**2
+                labels[n][inside] = k
+    return labels
+
+
+@pytest.mark.parametrize(
+    ("shape", "spacing"),
+    [((3, 70, 45), (1.0, 1.0)), ((2, 40, 33), (0.7, 2.3)), ((2, 20, 17, 12), (3.0, 1.0, 0.8)), ((2, 1, 30), (1.0, 0.5))],
+)
+def test_torch_backend_matches_scipy(shape, spacing):
+    labels = _blobs(np.random.default_rng(len(shape) + int(10 * spacing[-1])), shape, 3)
+    ref = signed_distance_map(labels, num_classes=3, spacing=spacing, backend="scipy", dtype=np.float64)
+    ours = signed_distance_map(torch.from_numpy(labels), num_classes=3, spacing=spacing, backend="torch",
+                               dtype=torch.float64)
+    assert np.abs(ref).max() > 5  # real distances, not only the boundary ring
+    torch.testing.assert_close(ours, torch.from_numpy(ref), atol=1e-5, rtol=0)
+    np.testing.assert_allclose(signed_distance_map(labels, num_classes=3, spacing=spacing, backend="torch",
+                                                   dtype=np.float64), ref, atol=1e-5, rtol=0)
+
+
+def test_torch_backend_stays_on_the_device_and_is_the_accelerator_default():
+    from losslab.distance import _resolve_backend, squared_edt
+
+    assert _resolve_backend(None, torch.device("cuda")) == "torch"
+    assert _resolve_backend(None, torch.device("cpu")) == ("edt" if edt_available() else "scipy")
+    # the exact squared EDT of one pixel in a 5x5 grid with spacing (1, 2): (dy)^2 + (2 dx)^2
+    feat = torch.zeros(1, 5, 5, dtype=torch.bool)
+    feat[0, 2, 2] = True
+    d = torch.arange(5.0, dtype=torch.float64) - 2
+    torch.testing.assert_close(squared_edt(feat, (1.0, 2.0))[0], d[:, None] ** 2 + (2 * d[None, :]) ** 2)
+    assert torch.isinf(squared_edt(torch.zeros(1, 3, 3, dtype=torch.bool), (1.0, 1.0))).all()
