@@ -197,10 +197,12 @@ def ssim_loss(
         TypeError: non-floating images.
 
     Note:
-        The conventions of pytorch-msssim and torchmetrics (equal to both, see tests/test_image_quality.py): a
-        normalized separable Gaussian window, 'valid' filtering (no padding; torchmetrics' reflection padding is
-        cropped away again), biased local variances, the mean over channels of each channel's mean SSIM. The
-        Gaussian filtering runs as separable convolutions in float32 (or float64) even under autocast.
+        pytorch-msssim's conventions (equal to it, see tests/test_image_quality.py): a normalized separable
+        Gaussian window, 'valid' filtering (only window positions inside the image count), biased local
+        variances, the mean over channels of each channel's mean SSIM. torchmetrics (1.9) instead pads the images
+        by reflection and averages over every pixel, with a window size set by ``win_sigma``
+        (``2 * int(3.5 * sigma + 0.5) + 1``): it equals this loss on reflection-padded images. The Gaussian
+        filtering runs as separable convolutions in float32 (or float64) even under autocast.
 
     Example:
         >>> import torch
