@@ -646,3 +646,91 @@ def test_registry_curves(spec):
         assert c.shape == x.shape
         defined = (x >= 0) & (x <= 1) if spec.input_kind == "probabilities" else torch.ones_like(x, dtype=torch.bool)
         assert torch.isfinite(c[defined]).all() and (c[defined] >= 0).all() and torch.isnan(c[~defined]).all()
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# issue 12: regressions
+
+
+def test_softmax_cross_entropy_dense_targets_at_float_range_give_no_nan():
+    # Issue 12 item 7: log_softmax is -inf where logits differ by more than the float range, and 0 * -inf was NaN
+    # with dense targets (index targets were fine). 0 log 0 = 0 now; a target on such a class gives inf, as index
+    # targets do, and the gradient is the exact softmax(x) - y in every case.
+    x = torch.tensor([[3e38, -3e38, 0.0]], requires_grad=True)
+    cases = [
+        (torch.tensor([[1.0, 0.0, 0.0]]), {}, 0.0, [0.0, 0.0, 0.0]),
+        (torch.tensor([[0.5, 0.0, 0.5]]), {}, 1.5e38, [0.5, 0.0, -0.5]),
+        (torch.tensor([[0.0, 1.0, 0.0]]), {}, math.inf, [1.0, -1.0, 0.0]),
+        (torch.tensor([[1.0, 0.0, 0.0]]), {"class_weight": torch.tensor([1.0, 0.0, 2.0])}, 0.0, [0.0, 0.0, 0.0]),
+        (torch.tensor([[0.5, 0.0, 0.5]]), {"class_weight": torch.tensor([2.0, 0.0, 1.0])}, 1.0e38, [1.0 / 3, 0.0, -1.0 / 3]),
+    ]
+    for target, kwargs, expected, grad in cases:
+        loss = softmax_cross_entropy(x, target, **kwargs)
+        (g,) = torch.autograd.grad(loss, x)
+        torch.testing.assert_close(loss, torch.tensor(expected), rtol=1e-6, atol=0)
+        torch.testing.assert_close(g, torch.tensor([grad]))
+    # the index form agrees where it is defined
+    torch.testing.assert_close(softmax_cross_entropy(x, torch.tensor([1])), torch.tensor(math.inf))
+    torch.testing.assert_close(softmax_cross_entropy(x, torch.tensor([0])), torch.tensor(0.0))
+    # a target that requires grad gets no NaN either
+    y = torch.tensor([[0.5, 0.0, 0.5]], requires_grad=True)
+    (gy,) = torch.autograd.grad(softmax_cross_entropy(x, y), y)
+    assert torch.isfinite(gy).all()
+
+
+# Keras' own KLDivergence fixture (keras/src/metrics/probabilistic_metrics_test.py; rows are not distributions)
+# and optax's (optax/losses/_classification_test.py KLDivergenceTest; the second target row sums to 0.9). The
+# expected values were computed live by keras 3 on the torch backend (float32) and optax.losses.kl_divergence
+# (JAX CPU, float64): Keras [0.01734541, 1.1748023], optax [0.01734535, 1.17480233]; optax's own expectation for its
+# fixture is [0.8875577, 0.7592807] (Keras gives [0.88755774, 0.7592793] there).
+F64 = torch.float64
+_KERAS_KLD_TRUE = [[0.5, 0.8, 0.12], [0.7, 0.43, 0.8]]
+_KERAS_KLD_PRED = [[0.4, 0.9, 0.12], [0.36, 0.3, 0.4]]
+_OPTAX_KLD_LOG_PS = [[-2.9957, -3.5066, -3.9120, -1.2040, -0.6931, -2.3026],
+                     [-1.6094, -1.6094, -1.6094, -2.3026, -1.8971, -1.8971]]
+_OPTAX_KLD_QS = [[0.2, 0.2, 0.2, 0.1, 0.15, 0.15], [0.05, 0.03, 0.02, 0.3, 0.5, 0.0]]
+
+
+def test_categorical_kl_divergence_rows_that_are_not_distributions():
+    # Issue 12 item 9: losslab renormalized the rows, Keras and optax do not (34-48x apart on Keras' fixture).
+    # Decision: no renormalization (the peers' formula); with validation on such rows are rejected.
+    y, p = torch.tensor(_KERAS_KLD_TRUE, dtype=F64), torch.tensor(_KERAS_KLD_PRED, dtype=F64)
+    with pytest.raises(ValueError, match=r"probs: expected each distribution over dim 1 to sum to 1 \(within 0\.001\), "
+                                         r"got a row summing to 1\.42; categorical_kl_divergence is a divergence"):
+        categorical_kl_divergence(p, torch.softmax(y, 1))
+    with pytest.raises(ValueError, match=r"target: expected each distribution over dim 1 to sum to 1 \(within 0\.001\), "
+                                         r"got a row summing to 1\.93"):
+        categorical_kl_divergence(torch.softmax(p, 1), y)
+    q, log_ps = torch.tensor(_OPTAX_KLD_QS, dtype=F64), torch.tensor(_OPTAX_KLD_LOG_PS, dtype=F64)
+    with pytest.raises(ValueError, match=r"target: .* got a row summing to 0\.9;"):
+        categorical_kl_divergence(log_ps.exp(), q)
+    with losslab.validation(False):
+        got = categorical_kl_divergence(p, y, reduction="none")
+        torch.testing.assert_close(got, torch.tensor([0.01734535, 1.17480233], dtype=F64), rtol=0, atol=1e-7)
+        got = categorical_kl_divergence(log_ps.exp(), q, reduction="none")
+        torch.testing.assert_close(got, torch.tensor([0.8875577, 0.7592807], dtype=F64), rtol=0, atol=1e-6)
+    # the tolerance is 1e-3 (2 machine epsilons for 16-bit dtypes): accepted just inside, rejected just outside
+    base = torch.tensor([[0.5, 0.25, 0.25]], dtype=F64)
+    categorical_kl_divergence(base, base + torch.tensor([[0.0009, 0.0, 0.0]], dtype=F64))
+    with pytest.raises(ValueError, match=r"target: .* got a row summing to 1\.0011"):
+        categorical_kl_divergence(base, base + torch.tensor([[0.0011, 0.0, 0.0]], dtype=F64))
+    # softmax outputs rounded to bfloat16 are distributions
+    g = torch.Generator().manual_seed(0)
+    pb = torch.softmax(torch.randn(64, 7, generator=g, dtype=F64), 1).bfloat16()
+    yb = torch.softmax(torch.randn(64, 7, generator=g, dtype=F64), 1).bfloat16()
+    assert torch.isfinite(categorical_kl_divergence(pb, yb))
+
+
+def test_categorical_kl_divergence_close_to_keras_and_optax_on_distributions():
+    # On distributions the formula is Keras' up to its clipping of the target (eps log(eps / p) per zero class,
+    # at most 1.6e-6 each) and optax's exactly (no probability below eps here).
+    g = torch.Generator().manual_seed(1)
+    p = torch.softmax(torch.randn(32, 6, generator=g, dtype=F64) * 2, 1)
+    y = torch.softmax(torch.randn(32, 6, generator=g, dtype=F64) * 2, 1)
+    y[:4] = F.one_hot(torch.tensor([0, 1, 2, 3]), 6).to(F64)
+    optax_formula = (torch.xlogy(y, y) - y * p.log()).sum(1)
+    torch.testing.assert_close(categorical_kl_divergence(p, y, reduction="none"), optax_formula, rtol=1e-12, atol=1e-15)
+    eps = 1e-7
+    keras_formula = (y.clamp(eps, 1) * (y.clamp(eps, 1) / p.clamp(eps, 1)).log()).sum(1)
+    diff = (categorical_kl_divergence(p, y, reduction="none") - keras_formula).abs()
+    assert diff.max() <= 5 * eps * abs(math.log(eps))

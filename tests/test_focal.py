@@ -484,3 +484,56 @@ def test_compiles_fullgraph_through_the_autograd_functions():
     (g_compiled,) = torch.autograd.grad(compiled(x), x)
     (g_eager,) = torch.autograd.grad(both(x), x)
     torch.testing.assert_close(g_compiled, g_eager)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# issue 12: regressions
+
+
+def _sigmoid_focal_reference(x: torch.Tensor, y: torch.Tensor, gamma: float, alpha: float | None) -> torch.Tensor:
+    """Lin et al. (2017) eq. 5 with soft targets, float64: -alpha_t (1 - p_t)^gamma [y log p + (1-y) log(1-p)]."""
+    log_p, log_1mp = F.logsigmoid(x), F.logsigmoid(-x)
+    p = torch.sigmoid(x)
+    one_minus_pt = p * (1 - y) + (1 - p) * y
+    loss = -(one_minus_pt**gamma) * (y * log_p + (1 - y) * log_1mp)
+    return loss if alpha is None else loss * (alpha * y + (1 - alpha) * (1 - y))
+
+
+@pytest.mark.parametrize("gamma", [0.26, 0.5, 2.0])
+@pytest.mark.parametrize("alpha", [None, 0.25])
+def test_sigmoid_focal_soft_target_gradient_at_confident_logits_float32(gamma, alpha):
+    # Issue 12 item 6: the cross-entropy was -log(sigmoid(|x|)), exact only to one ulp of 1, and the closed-form
+    # gradients divide it by 1 - p_t; at |x| > 16 in float32 it rounded to 0 and d loss / d target was 1.4-3 % off
+    # (logit -16.6, target 0, gamma 0.26, alpha None: 0.2284 instead of 0.22513).
+    x64 = torch.tensor([-16.6, 16.6, -20.0, 17.0, -30.0, 40.0, -80.0, 12.0, -9.0], dtype=F64)
+    y64 = torch.tensor([0.0, 1.0, 0.0, 1.0, 1e-3, 0.999, 0.0, 0.7, 0.3], dtype=F64)
+    x32, y32 = x64.float().requires_grad_(), y64.float().requires_grad_()
+    loss = sigmoid_focal_loss(x32, y32, gamma=gamma, alpha=alpha, reduction="none")
+    gx, gy = torch.autograd.grad(loss.sum(), (x32, y32))
+    # the float32 inputs are the float64 ones rounded; the reference at the rounded inputs:
+    xq, yq = x32.detach().double().requires_grad_(), y32.detach().double().requires_grad_()
+    refq = _sigmoid_focal_reference(xq, yq, gamma, alpha)
+    gxq, gyq = torch.autograd.grad(refq.sum(), (xq, yq))
+    tiny = 1e-37  # below this float32 underflows (the reference at logit -80 is 1e-105)
+    torch.testing.assert_close(loss.double(), refq.detach(), rtol=2e-6, atol=tiny)
+    torch.testing.assert_close(gx.double(), gxq, rtol=2e-6, atol=tiny)
+    torch.testing.assert_close(gy.double(), gyq, rtol=2e-6, atol=tiny)
+    if alpha is None and gamma == 0.26:
+        assert abs(gy[0].item() - 0.22513476) < 1e-6
+
+
+def test_softmax_focal_logits_at_float_range_give_no_nan():
+    # Issue 12 item 7: log p = -inf where logits differ by more than the float range; 0 * -inf was NaN.
+    x = torch.tensor([[3e38, -3e38, 0.0]], requires_grad=True)
+    for target, expected in ((torch.tensor([[1.0, 0.0, 0.0]]), 0.0), (torch.tensor([[0.5, 0.0, 0.5]]), 1.5e38)):
+        for gamma in (0.0, 0.5, 2.0):
+            loss = softmax_focal_loss(x, target, gamma=gamma)
+            (g,) = torch.autograd.grad(loss, x)
+            torch.testing.assert_close(loss, torch.tensor(expected), rtol=1e-6, atol=0)
+            torch.testing.assert_close(g, torch.tensor([[0.0, 0.0, 0.0]]) if expected == 0 else torch.tensor([[0.5, 0.0, -0.5]]))
+    # a target on the class whose log-probability overflows: the most negative finite value, the exact gradient
+    for target in (torch.tensor([[0.0, 1.0, 0.0]]), torch.tensor([1])):
+        loss = softmax_focal_loss(x, target, gamma=0.5)
+        (g,) = torch.autograd.grad(loss, x)
+        assert loss.item() == torch.finfo(torch.float32).max
+        torch.testing.assert_close(g, torch.tensor([[1.0, -1.0, 0.0]]))

@@ -417,3 +417,26 @@ def test_half_precision_is_computed_in_float32(vgg_sd):
     half = perceptual_loss(x.bfloat16(), y.bfloat16(), extractor=vgg, content_layers=("relu1_2",))
     assert half.dtype == torch.bfloat16
     torch.testing.assert_close(half.float(), ref, rtol=3e-2, atol=1e-3)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# issue 12: regressions
+
+
+@pytest.mark.parametrize("loss_fn", [feature_reconstruction_loss, style_loss])
+@pytest.mark.parametrize("shape", [(2, 3, 0, 4), (2, 3, 4, 0), (2, 0, 4, 4), (0, 3, 2, 2)])
+def test_empty_feature_maps_give_zero_with_zero_gradient(loss_fn, shape):
+    # Issue 12 item 7: mean over an empty layer was NaN (0/0); a mean over nothing is 0 with zero gradient.
+    pred = torch.randn(shape, requires_grad=True)
+    for reduction in ("mean", "sum", "none"):
+        loss = loss_fn(pred, torch.randn(shape), reduction=reduction)
+        assert torch.equal(loss, torch.zeros(shape[0]) if reduction == "none" else torch.tensor(0.0))
+        (g,) = torch.autograd.grad(loss.sum(), pred)
+        assert torch.equal(g, torch.zeros(shape))
+    # an empty layer next to a non-empty one adds 0
+    full_p, full_t = torch.randn(2, 3, 4, 4), torch.randn(2, 3, 4, 4)
+    if shape[0] == 2:
+        torch.testing.assert_close(
+            loss_fn([full_p, pred.detach()], [full_t, torch.randn(shape)]), loss_fn(full_p, full_t)
+        )
+    assert gram_matrix(torch.randn(2, 3, 0, 5)).eq(0).all()

@@ -494,3 +494,29 @@ def test_gradient_difference_loss_by_hand_and_limits():
     assert torch.autograd.gradcheck(lambda p: gradient_difference_loss(p, y, alpha=1.5), (x,))
     with pytest.raises(ValueError, match=r"alpha: expected a value in \[1, inf\)"):
         gradient_difference_loss(x, y, alpha=0.5)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# issue 12: regressions
+
+
+@pytest.mark.parametrize("shape", [(2, 3, 1, 1), (1, 1, 1), (2, 1, 1, 1, 1), (2, 2, 1, 5), (2, 1, 0, 4)])
+@pytest.mark.parametrize("alpha", [1.0, 2.0])
+def test_gradient_difference_loss_without_neighbours_is_zero_on_the_graph(shape, alpha):
+    # Issue 12 item 7: with no axis of length >= 2 the loss was a detached zeros_like, so .backward() raised.
+    pred = torch.rand(shape, requires_grad=True)
+    target = torch.rand(shape)
+    for reduction in ("mean", "sum", "none"):
+        loss = gradient_difference_loss(pred, target, alpha=alpha, reduction=reduction)
+        assert loss.requires_grad
+        loss.sum().backward()
+    # axes of length 1 contribute 0, the others their neighbour differences (float64 reference from the formula)
+    p, t = pred.detach().double(), target.double()
+    expected = torch.zeros_like(p)
+    for axis in range(2, p.ndim):
+        if p.shape[axis] >= 2:
+            term = (t.diff(dim=axis).abs() - p.diff(dim=axis).abs()).abs() ** alpha
+            expected.narrow(axis, 1, p.shape[axis] - 1).add_(term)
+    torch.testing.assert_close(gradient_difference_loss(p, t, alpha=alpha, reduction="none"), expected)
+    if all(s <= 1 for s in shape[2:]):
+        assert torch.equal(pred.grad, torch.zeros(shape))

@@ -129,7 +129,9 @@ def _sigmoid_focal_backward(
     """
     s, sm, q, ce = _sigmoid_parts(x, y)
     w = None if gamma == 0.0 else q.pow(gamma)
-    gx = torch.sub(s, y)  # d ce / dx
+    # d ce / dx = s - y, as lerp(s, -sm, y) = (1 - y) s - y sm: exact for hard targets, where s - 1 would round
+    # to 0 (or -eps/2) at logits above 16 in float32 and lose all relative accuracy of a small gradient
+    gx = torch.lerp(s, sm.neg(), y)
     if w is not None:
         rho = torch.mul(s, sm).mul_(torch.mul(y, -2.0).add_(1.0)).div_(q.clamp_min(torch.finfo(q.dtype).tiny))
         gx.add_(rho.mul_(ce), alpha=gamma).mul_(w)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .._checks import check_floating, check_in_range, check_probabilities, check_reduction
+from .._checks import check_floating, check_in_range, check_probabilities, check_reduction, validation_enabled
 from .._numerics import upcast
 from .._reduction import reduce_loss
 from .._targets import INDEX, check_class_target, one_hot
@@ -202,6 +202,29 @@ def categorical_entropy(
     return reduce_loss(-torch.xlogy(y, y_hat).sum(1), reduction, weight, dtype=target.dtype)
 
 
+def _row_sum_tolerance(dtype: torch.dtype) -> float:
+    """How far from 1 a row of class probabilities may sum: 1e-3, or 2 machine epsilons of a 16-bit dtype."""
+    return max(1e-3, 2.0 * torch.finfo(dtype).eps)
+
+
+def _check_rows_sum_to_one(x: torch.Tensor, name: str, loss: str) -> None:
+    """Value check: every distribution over dim 1 sums to 1 within :func:`_row_sum_tolerance` (one host sync)."""
+    if not validation_enabled() or x.numel() == 0:
+        return
+    tol = _row_sum_tolerance(x.dtype)
+    sums = x.detach().sum(1, dtype=torch.float64)
+    worst = (sums - 1.0).abs().amax()
+    if not bool(worst <= tol):
+        bad = float(sums.flatten()[(sums - 1.0).abs().flatten().argmax()])
+        raise ValueError(
+            f"{name}: expected each distribution over dim 1 to sum to 1 (within {tol:g}), got a row summing to "
+            f"{bad:.6g}; {loss} is a divergence between probability distributions. Normalize with "
+            f"x / x.sum(1, keepdim=True); for independent per-element probabilities use binary_kl_divergence. "
+            f"With losslab.set_validation(False) such rows are used as they are (Keras' KLDivergence and optax's "
+            f"kl_divergence, which do not renormalize)"
+        )
+
+
 def categorical_kl_divergence(
     probs: torch.Tensor,
     target: torch.Tensor,
@@ -213,16 +236,17 @@ def categorical_kl_divergence(
     r"""KL divergence of predicted class probabilities from the target: categorical cross-entropy minus entropy.
 
     The part of :func:`categorical_cross_entropy` that training can remove: 0 exactly when ``probs == target``,
-    positive otherwise, with the same gradient as the cross-entropy. With :math:`\hat p, \hat y` renormalized
-    and clipped to :math:`[\epsilon, 1-\epsilon]`:
+    positive otherwise, with the same gradient as the cross-entropy. With :math:`\hat p, \hat y` clipped to
+    :math:`[\epsilon, 1]` (not renormalized) and :math:`0 \log 0 = 0`:
 
     .. math::
-        \mathrm{KL}(y \,\|\, p) = \sum_{c=1}^{C} y_c\,(\log\hat y_c - \log\hat p_c) = \mathrm{CCE}(p, y) - H(y)
+        \mathrm{KL}(y \,\|\, p) = \sum_{c=1}^{C} y_c\,(\log\hat y_c - \log\hat p_c) \approx \mathrm{CCE}(p, y) - H(y)
 
     Args:
-        probs: Class probabilities ``(N, C, *)`` in ``[0, 1]``, ``C >= 2``.
+        probs: Class probabilities ``(N, C, *)`` in ``[0, 1]``, ``C >= 2``, each distribution over dim 1
+            summing to 1 (see Raises).
         target: Class indices ``(N, *)`` (then the divergence equals the cross-entropy, up to the clipping) or
-            class probabilities ``(N, C, *)``.
+            class probabilities ``(N, C, *)``, each distribution summing to 1.
         eps: Clipping bound, in ``(0, 0.5)``, shared with :func:`categorical_cross_entropy`.
         weight: Optional weights broadcastable to the per-sample loss ``(N, *)``.
         reduction: ``"none"`` | ``"mean"`` | ``"sum"``.
@@ -231,13 +255,24 @@ def categorical_kl_divergence(
         Per-sample divergence ``(N, *)`` for ``"none"``, otherwise a scalar.
 
     Raises:
-        ValueError: ``probs`` outside ``[0, 1]``, and the target errors of :func:`categorical_cross_entropy`.
+        ValueError: ``probs`` outside ``[0, 1]``; with validation on, a row of ``probs`` or of a dense
+            ``target`` whose sum over dim 1 is farther than ``max(1e-3, 2 * finfo(dtype).eps)`` from 1 (1e-3 for
+            float32/float64, 2e-3 for float16, 1.6e-2 for bfloat16); and the target errors of
+            :func:`categorical_cross_entropy`.
         TypeError: wrong target dtype for its shape.
 
     Note:
-        As in :func:`binary_kl_divergence`, ``probs == target`` gives exactly 0 and rounding cannot make the
-        result negative. Keras' ``KLDivergence`` clips both arguments to ``[eps, 1]`` without renormalizing, so
-        each class with target 0 adds :math:`\epsilon\log(\epsilon/p)`; the two differ by a few ``1e-6``.
+        No renormalization: rows are used as they come, so the value is that of Keras' ``KLDivergence`` and of
+        ``optax.losses.kl_divergence(log(probs), target)`` up to the clipping. On distributions (rows summing to
+        1) it is a divergence: ``probs == target`` gives exactly 0, and the result is clamped at 0 so that
+        rounding next to the minimum cannot make it negative. Rows that are not distributions are rejected while validation is
+        on (the usual cause is per-element probabilities, which belong in :func:`binary_kl_divergence`); with
+        validation off they are used as they are: the value is Keras'/optax's formula, clamped at 0 (on such
+        rows the formula can be negative). Versus Keras, each class with target 0 adds :math:`\epsilon\log(\epsilon/\hat p)` there
+        (Keras clips the target to :math:`[\epsilon, 1]` as well), a difference of at most
+        :math:`\epsilon\,|\log\epsilon| \approx 1.6\cdot 10^{-6}` per such class; versus optax, the clipping
+        of ``probs`` at :math:`\epsilon` only (optax does not clip). :func:`categorical_cross_entropy`
+        renormalizes ``probs``, so the identity KL = CCE - H holds to the row-sum tolerance.
 
     Example:
         >>> import torch
@@ -254,12 +289,14 @@ def categorical_kl_divergence(
     kind = check_class_target(probs, target, input_name="probs")
     _check_two_classes(probs, "probs", "categorical_kl_divergence")
     check_probabilities(probs.detach(), "probs", logits_variant=_PROBS_HINT_CATEGORICAL, loss="categorical_kl_divergence")
+    _check_rows_sum_to_one(probs, "probs", "categorical_kl_divergence")
+    if kind != INDEX:
+        _check_rows_sum_to_one(target, "target", "categorical_kl_divergence")
     (p,) = upcast(probs)
     y = one_hot(target, probs.shape[1], p.dtype) if kind == INDEX else upcast(target)[0].to(p.dtype)
-    y_hat = (y / y.sum(1, keepdim=True).clamp_min(eps)).clamp(eps, 1.0 - eps)
-    p_hat = (p / p.sum(1, keepdim=True).clamp_min(eps)).clamp(eps, 1.0 - eps)
-    loss = (torch.xlogy(y, y_hat) - torch.xlogy(y, p_hat)).sum(1)
-    # >= 0 in exact arithmetic; rounding can leave -1e-17 next to the minimum, where the gradient is ~0 anyway
+    # y (log y^ - log p^) term by term, so probs == target gives exactly 0
+    loss = (torch.xlogy(y, y.clamp(eps, 1.0)) - torch.xlogy(y, p.clamp(eps, 1.0))).sum(1)
+    # >= 0 in exact arithmetic for distributions; rounding can leave -1e-17 next to the minimum (gradient ~0 there)
     return reduce_loss(loss.clamp_min(0.0), reduction, weight, dtype=probs.dtype)
 
 
