@@ -6,7 +6,7 @@ import torch
 
 from .._checks import check_floating, check_min_ndim, check_tensor
 from .._numerics import upcast
-from .._targets import INDEX, check_class_target
+from .._targets import INDEX, check_class_target, target_kind
 from ._common import _batch_sums, _check_ignore_index, _class_sums
 
 LINKS = ("softmax", "sigmoid")
@@ -53,12 +53,12 @@ def prepare_logits(
             f"logits: softmax over a single channel is 1 everywhere, got shape {tuple(logits.shape)}; for binary "
             f"segmentation use {loss.replace('softmax_', 'sigmoid_')} (or 2 channels)"
         )
-    kind = check_class_target(logits, target, ignore_index=ignore_index, input_name="logits")
-    if kind == INDEX and c == 1:
+    if c == 1 and target_kind(logits, target, input_name="logits") == INDEX:
         raise ValueError(
             f"target: class indices with single-channel logits {tuple(logits.shape)} are ambiguous; pass a float "
             f"0/1 target of shape {tuple(logits.shape)}"
         )
+    kind = check_class_target(logits, target, ignore_index=ignore_index, input_name="logits")
     (x,) = upcast(logits)
     p = torch.softmax(x, dim=1) if link == "softmax" else torch.sigmoid(x)
     return p, kind
