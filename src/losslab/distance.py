@@ -14,6 +14,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from ._checks import check_finite
+
 __all__ = ["signed_distance_map", "SignedDistanceMap", "edt_available"]
 
 BACKENDS = ("scipy", "edt", "torch")
@@ -106,8 +108,9 @@ def _edt_pass(f: torch.Tensor, axis: int, step: float) -> torch.Tensor:
 def squared_edt(features: torch.Tensor, spacing: Sequence[float]) -> torch.Tensor:
     r"""Exact squared Euclidean distance from every pixel to the nearest ``True`` pixel, on the tensor's device.
 
-    Separable over the spatial axes (Saito and Toriwaki; Meijster et al.): starting from :math:`f = 0` on the
-    features and :math:`+\infty` elsewhere, one pass per axis computes
+    Separable over the spatial axes (Saito and Toriwaki; Meijster et al.): the first axis gives each pixel's
+    distance to the nearest feature on its line (two running scans, :math:`+\infty` on a line without one);
+    then, with :math:`f` the squared result so far, one pass per further axis computes
     :math:`g(x) = \min_i\, (x - i)^2 s^2 + f(i)` along every line of that axis, which composes to the squared
     Euclidean distance with pixel spacing :math:`s` per axis. Each pass is a batched min over a
     :math:`(n, n)` cost matrix per line (memory bounded by chunking), so it runs as a few large kernels on any
@@ -122,8 +125,15 @@ def squared_edt(features: torch.Tensor, spacing: Sequence[float]) -> torch.Tenso
         supports it, else float32.
     """
     dtype = torch.float32 if features.device.type == "mps" else torch.float64
-    f = torch.zeros(features.shape, dtype=dtype, device=features.device).masked_fill_(~features, float("inf"))
-    for k, s in enumerate(spacing):
+    # first axis: the distance to the nearest feature on the same line, from two running scans (O(n) per line)
+    n = features.shape[1]
+    idx = torch.arange(n, dtype=dtype, device=features.device).reshape(n, *([1] * (features.dim() - 2)))
+    inf = torch.tensor(float("inf"), dtype=dtype, device=features.device)
+    left = torch.where(features, idx, -inf).cummax(1).values
+    right = torch.where(features, idx, inf).flip(1).cummin(1).values.flip(1)
+    f = (torch.minimum(idx - left, right - idx) * float(spacing[0])) ** 2
+    # the other axes: the exact min-plus pass over each line
+    for k, s in enumerate(spacing[1:], start=1):
         f = _edt_pass(f, k + 1, float(s))
     return f
 
@@ -215,7 +225,8 @@ def signed_distance_map(
 
     Args:
         target: Class indices ``(N, *spatial)`` (integer, with ``num_classes``) or one-hot/binary masks
-            ``(N, C, *spatial)`` (bool, integer 0/1, or float thresholded at 0.5). ``spatial`` is 1D, 2D or 3D.
+            ``(N, C, *spatial)`` (bool, integer 0/1, or float thresholded at 0.5; a float mask must be finite:
+            NaN or inf raise while validation is on). ``spatial`` is 1D, 2D or 3D.
             A ``torch.Tensor`` or a NumPy array; the result has the same type.
         num_classes: Number of classes ``C`` for index targets; ``None`` for one-hot masks.
         spacing: Pixel (voxel) size per spatial axis, in array axis order, or one number for all axes.
@@ -302,6 +313,9 @@ def signed_distance_map(
                     f"one-hot masks (N, C, L), but its dim 1 is not one-hot; for index labels (N, H, W) pass "
                     f"num_classes=2, for 1-D multi-label masks pass a bool tensor"
                 )
+        if kind == "float":
+            # a NaN would threshold to background (NaN > 0.5 is False) and an inf to foreground: reject both
+            check_finite(t, "target", "signed_distance_map")
         spatial = tuple(t.shape[2:])
         c = t.shape[1]
     sp = _check_spacing(spacing, len(spatial))
