@@ -9,12 +9,12 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
-from conftest import oracle_path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import losslab
 import losslab.registry
+from conftest import oracle_path
 from losslab import (
     ActivePassiveLoss,
     BootstrappedCrossEntropyLoss,

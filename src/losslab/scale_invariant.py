@@ -30,7 +30,8 @@ def _check_pair(pred: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor,
     check_same_shape(pred, target, "pred", "target")
     check_finite(pred, "pred")
     check_finite(target, "target")
-    return upcast(pred, target)
+    p, y = upcast(pred, target)
+    return p, y
 
 
 def _check_mape_eps(eps: float) -> float:
@@ -158,5 +159,9 @@ def cosine_similarity_loss(
     return reduce_loss(loss, reduction, sample_weight, dtype=pred.dtype)
 
 
-class CosineSimilarityLoss(LossModule, function=cosine_similarity_loss, validate=_check_cosine):
+def _validate_cosine(**hyperparameters: object) -> None:
+    _check_cosine(**hyperparameters)  # type: ignore[arg-type]
+
+
+class CosineSimilarityLoss(LossModule, function=cosine_similarity_loss, validate=_validate_cosine):
     pass

@@ -67,6 +67,7 @@ class ClassTarget:
             if self.index is not None:
                 self.dense = one_hot(target, scores.shape[1], dtype, ignore_index)
                 self.index = None
+            assert self.dense is not None
             self.dense = smooth_categorical(self.dense, label_smoothing)
 
     def gather(self, per_class: torch.Tensor) -> torch.Tensor:

@@ -42,7 +42,9 @@ __all__ = [
 # asymmetric loss
 
 
-def _check_asl(*, gamma_pos: float = 0.0, gamma_neg: float = 4.0, clip: float = 0.05, **_: object):
+def _check_asl(
+    *, gamma_pos: float = 0.0, gamma_neg: float = 4.0, clip: float = 0.05, **_: object
+) -> tuple[float, float, float]:
     return (
         check_scalar(gamma_pos, "gamma_pos", low=0.0),
         check_scalar(gamma_neg, "gamma_neg", low=0.0),
@@ -125,7 +127,11 @@ def asymmetric_loss(
     return reduce_loss(loss, reduction, sample_weight, dtype=logits.dtype)
 
 
-class AsymmetricLoss(LossModule, function=asymmetric_loss, validate=_check_asl):
+def _validate_asl(**hyperparameters: object) -> None:
+    _check_asl(**hyperparameters)  # type: ignore[arg-type]
+
+
+class AsymmetricLoss(LossModule, function=asymmetric_loss, validate=_validate_asl):
     pass
 
 

@@ -179,5 +179,9 @@ def multiclass_hinge_loss(
                        normalizer=t.normalizer(loss, sample_weight, reduction), dtype=pred.dtype)
 
 
-class MulticlassHingeLoss(LossModule, function=multiclass_hinge_loss, validate=_check_multiclass_hinge):
+def _validate_multiclass_hinge(**hyperparameters: object) -> None:
+    _check_multiclass_hinge(**hyperparameters)  # type: ignore[arg-type]
+
+
+class MulticlassHingeLoss(LossModule, function=multiclass_hinge_loss, validate=_validate_multiclass_hinge):
     pass

@@ -579,7 +579,11 @@ def active_passive_loss(
     return _reduce(loss, t, sample_weight, reduction, logits)
 
 
-class ActivePassiveLoss(LossModule, function=active_passive_loss, validate=_check_apl):
+def _validate_apl(**hyperparameters: object) -> None:
+    _check_apl(**hyperparameters)  # type: ignore[arg-type]
+
+
+class ActivePassiveLoss(LossModule, function=active_passive_loss, validate=_validate_apl):
     pass
 
 
@@ -669,5 +673,9 @@ def bootstrapped_cross_entropy(
     return _reduce(loss, t, sample_weight, reduction, logits)
 
 
-class BootstrappedCrossEntropyLoss(LossModule, function=bootstrapped_cross_entropy, validate=_check_bootstrap):
+def _validate_bootstrap(**hyperparameters: object) -> None:
+    _check_bootstrap(**hyperparameters)  # type: ignore[arg-type]
+
+
+class BootstrappedCrossEntropyLoss(LossModule, function=bootstrapped_cross_entropy, validate=_validate_bootstrap):
     pass
