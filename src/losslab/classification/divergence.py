@@ -132,8 +132,9 @@ def binary_kl_divergence(
     y = y.to(p.dtype)
     p_hat, y_hat = p.clamp(eps, 1.0 - eps), y.clamp(eps, 1.0 - eps)
     loss = (torch.xlogy(y, y_hat) - torch.xlogy(y, p_hat)) + (torch.special.xlog1py(1.0 - y, -y_hat) - torch.special.xlog1py(1.0 - y, -p_hat))
-    # >= 0 in exact arithmetic; rounding can leave -1e-17 next to the minimum, where the gradient is ~0 anyway
-    return reduce_loss(loss.clamp_min(0.0), reduction, weight, dtype=probs.dtype)
+    # >= 0 in exact arithmetic; rounding can leave -1e-17 next to the minimum: the value is clamped at 0, the
+    # gradient stays that of the formula (clamp_min would zero it there, where d/dp = -y/p is not 0)
+    return reduce_loss(loss - loss.detach().clamp_max(0.0), reduction, weight, dtype=probs.dtype)
 
 
 class BinaryKLDivergenceLoss(nn.Module):
@@ -296,8 +297,9 @@ def categorical_kl_divergence(
     y = one_hot(target, probs.shape[1], p.dtype) if kind == INDEX else upcast(target)[0].to(p.dtype)
     # y (log y^ - log p^) term by term, so probs == target gives exactly 0
     loss = (torch.xlogy(y, y.clamp(eps, 1.0)) - torch.xlogy(y, p.clamp(eps, 1.0))).sum(1)
-    # >= 0 in exact arithmetic for distributions; rounding can leave -1e-17 next to the minimum (gradient ~0 there)
-    return reduce_loss(loss.clamp_min(0.0), reduction, weight, dtype=probs.dtype)
+    # >= 0 in exact arithmetic for distributions; rounding can leave -1e-17 next to the minimum: the value is
+    # clamped at 0, the gradient stays that of the formula (clamp_min would zero it, and d/dp = -y/p is not 0)
+    return reduce_loss(loss - loss.detach().clamp_max(0.0), reduction, weight, dtype=probs.dtype)
 
 
 class CategoricalKLDivergenceLoss(nn.Module):
