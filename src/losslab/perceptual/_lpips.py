@@ -108,8 +108,9 @@ class LPIPSNetwork(nn.Module):
                 shape = tuple(w.shape) if isinstance(w, torch.Tensor) else type(w).__name__
                 raise ValueError(f"linear_weights[{k}]: expected shape (C,) or (1, C, 1, 1), got {shape}")
             self.register_buffer(f"lin{k}", w.detach().reshape(-1).clone())
-        self.register_buffer("shift", torch.tensor([float(v) for v in shift]).view(1, -1, 1, 1))
-        self.register_buffer("scale", torch.tensor([float(v) for v in scale]).view(1, -1, 1, 1))
+        # float64, cast to the images' dtype in forward (a float64 network gets lpips' constants unrounded)
+        self.register_buffer("shift", torch.tensor([float(v) for v in shift], dtype=torch.float64).view(1, -1, 1, 1))
+        self.register_buffer("scale", torch.tensor([float(v) for v in scale], dtype=torch.float64).view(1, -1, 1, 1))
         self.requires_grad_(False)
         super().train(False)
 
