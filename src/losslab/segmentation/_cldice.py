@@ -50,10 +50,12 @@ def soft_skeleton(x: torch.Tensor, iterations: int) -> torch.Tensor:
     :math:`S = \mathrm{relu}(x - o(x))`, then ``iterations`` times :math:`x \leftarrow \mathrm{erode}(x)`,
     :math:`\delta = \mathrm{relu}(x - o(x))`, :math:`S \leftarrow S + \mathrm{relu}(\delta - S\delta)`.
     """
-    skel = F.relu(x - soft_dilate(soft_erode(x)))
+    eroded = soft_erode(x)
+    skel = F.relu(x - soft_dilate(eroded))
     for _ in range(iterations):
-        x = soft_erode(x)
-        delta = F.relu(x - soft_dilate(soft_erode(x)))
+        # the next x is erode(x), which the opening of x has just computed: one erosion per step, not two
+        x, eroded = eroded, soft_erode(eroded)
+        delta = F.relu(x - soft_dilate(eroded))
         skel = skel + F.relu(delta - skel * delta)
     return skel
 
@@ -108,8 +110,9 @@ def soft_cldice_loss(
         MONAI's ``SoftclDiceLoss`` adds its ``smooth=1e-4`` to the denominator of the harmonic mean; here that
         ratio is exact (it cannot be 0/0 for ``smooth > 0``; 0/0 gives a loss of 0 for ``smooth=0``). Use it
         together with a regional loss (the authors: :math:`(1 - \alpha)` Dice + :math:`\alpha` clDice, e.g.
-        ``alpha=0.5``), since clDice alone ignores the width of the structures. The soft skeleton costs
-        ``5 (k + 1)`` poolings of the input.
+        ``alpha=0.5``), since clDice alone ignores the width of the structures. The soft skeleton reuses the
+        erosion inside each opening as the next step's erosion: :math:`k + 1` erosions and dilations instead of
+        the reference code's :math:`2k + 1` erosions (3(k+1) poolings in 2D instead of 5k + 3), same values.
 
     Example:
         >>> import torch
@@ -131,17 +134,18 @@ def soft_cldice_loss(
         )
     p, target, kind = _prepare(probs, target, ignore_index, "soft_cldice_loss")
     g = one_hot(target, p.shape[1], p.dtype, ignore_index) if kind == INDEX else target.to(p.dtype)
-    if kind == INDEX and ignore_index is not None:
-        valid = (target != ignore_index).unsqueeze(1).to(p.dtype)
-    else:
-        valid = torch.ones_like(p[:, :1])
     p, g = keep_classes(include_background, p.shape[1], p, g)
     skel_p, skel_g = soft_skeleton(p, iterations), soft_skeleton(g, iterations)
     dims = tuple(range(1, p.ndim)) if not batch else tuple(range(p.ndim))
-    tprec = safe_div((skel_p * g * valid).sum(dims) + smooth, (skel_p * valid).sum(dims) + smooth, fill=1.0)
-    tsens = safe_div((skel_g * p * valid).sum(dims) + smooth, (skel_g * valid).sum(dims) + smooth, fill=1.0)
+    if kind == INDEX and ignore_index is not None:  # ignored pixels leave the four sums
+        valid = (target != ignore_index).unsqueeze(1).to(p.dtype)
+        skel_p, skel_g = skel_p * valid, skel_g * valid
+        mask = valid.sum(dims) > 0
+    else:
+        mask = torch.ones(p.shape[:1] if not batch else (), dtype=torch.bool, device=p.device)
+    tprec = safe_div((skel_p * g).sum(dims) + smooth, skel_p.sum(dims) + smooth, fill=1.0)
+    tsens = safe_div((skel_g * p).sum(dims) + smooth, skel_g.sum(dims) + smooth, fill=1.0)
     loss = 1.0 - safe_div(2.0 * tprec * tsens, tprec + tsens, fill=1.0)
-    mask = valid.sum(dims) > 0
     return reduce_loss(loss, reduction, sample_weight, mask=mask, dtype=out_dtype(probs))
 
 

@@ -122,8 +122,11 @@ def lovasz_softmax_loss(
     t = target.reshape(n, 1, p.shape[-1])
     fg = torch.zeros_like(p).scatter_(1, safe_indices(t, ignore_index).long(), 1.0)
     valid = torch.ones_like(t, dtype=torch.bool) if ignore_index is None else t != ignore_index
-    fg = fg * valid
-    errors = torch.where(valid, (fg - p).abs(), torch.zeros_like(p))
+    if ignore_index is None:
+        errors = (fg - p).abs()
+    else:  # an ignored pixel: no foreground and error 0, which is the same as leaving it out
+        fg = fg * valid
+        errors = torch.where(valid, (fg - p).abs(), torch.zeros_like(p))
     if not per_image:  # one set of pixels: the whole batch
         fg, errors, valid = (a.transpose(0, 1).reshape(1, a.shape[1], -1) for a in (fg, errors, valid))
     per_class = lovasz_extension(errors, fg)  # (N, C) or (1, C)
@@ -225,7 +228,9 @@ def lovasz_hinge_loss(
     valid = torch.ones_like(t, dtype=torch.bool) if ignore_index is None else t != ignore_index
     fg = (t == 1).to(x.dtype)
     signs = 2.0 * fg - 1.0
-    errors = torch.where(valid, 1.0 - x * signs, torch.zeros_like(x))
+    errors = 1.0 - x * signs
+    if ignore_index is not None:  # an ignored pixel: error 0 and no foreground, the same as leaving it out
+        errors = torch.where(valid, errors, torch.zeros_like(x))
     if not per_image:
         errors, fg, valid = errors.reshape(1, -1), fg.reshape(1, -1), valid.reshape(1, -1)
     # sort by the raw errors; only the positive part counts (errors <= 0 are margins already met)
