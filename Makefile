@@ -7,7 +7,7 @@ PIP := $(VENV)/bin/pip
 TORCH_PIN ?= torch==2.13.0
 JOBS ?= 2
 
-.PHONY: demo test bench venv clean
+.PHONY: demo test bench venv clean wheel-check
 
 $(VENV)/.created:
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,21 @@ test: $(VENV)/.dev
 
 bench: $(VENV)/.lab
 	for b in benchmarks/bench_*.py; do $(PY) -m benchmarks.$$(basename $$b .py) || exit 1; done
+
+# Build the wheel from the working tree (python -m build when installed, else pip wheel) and check it in a fresh
+# venv (no system site-packages) holding only the wheel, torch (from TORCH_WHEELS when that folder exists), numpy
+# and scipy: tests/wheel_check.py imports it, runs a loss and the CLI, and checks the lab extra is not needed.
+WHEEL_TMP ?= /tmp/losslab-wheel-check
+TORCH_WHEELS ?= /opt/wheels
+wheel-check:
+	rm -rf $(WHEEL_TMP) && mkdir -p $(WHEEL_TMP)/src
+	git ls-files -co --exclude-standard | tar -cf - -T - | tar -xf - -C $(WHEEL_TMP)/src
+	cd $(WHEEL_TMP)/src && if $(abspath $(PY)) -c "import build" 2>/dev/null; then $(abspath $(PY)) -m build --wheel --outdir $(WHEEL_TMP)/dist .; \
+	  else $(abspath $(PIP)) wheel --no-deps -q -w $(WHEEL_TMP)/dist .; fi
+	$(PYTHON) -m venv $(WHEEL_TMP)/venv
+	$(WHEEL_TMP)/venv/bin/pip install -q $(if $(wildcard $(TORCH_WHEELS)),--find-links $(TORCH_WHEELS)) \
+	  "$(TORCH_PIN)" $(WHEEL_TMP)/dist/losslab-*.whl
+	cd $(WHEEL_TMP) && venv/bin/python src/tests/wheel_check.py
 
 clean:
 	rm -rf $(VENV) report
