@@ -52,7 +52,7 @@ def test_normalizer_replaces_the_denominator():
 
 @pytest.mark.parametrize("kwargs", [
     {"mask": torch.zeros(3, 2, dtype=torch.bool)},
-    {"weight": torch.zeros(3, 1, dtype=torch.float64)},
+    {"sample_weight": torch.zeros(3, 1, dtype=torch.float64)},
     {"normalizer": 0.0, "mask": torch.zeros(3, 2, dtype=torch.bool)},
 ])
 def test_mean_over_nothing_is_zero_with_zero_gradient(kwargs):

@@ -11,7 +11,8 @@ Two kinds of checks live here:
 
 Non-finite inputs (the policy for every loss): with validation on, a NaN or ±inf in any floating tensor a loss
 reads (predictions, targets, weights, IoUs, distance maps, features) raises a ``ValueError`` naming the
-argument and, for predictions, the loss; nothing non-finite flows silently into a NaN loss. Each checked tensor
+argument and the loss (the public loss the user called, found on the call stack when a check fails, else the
+checks' ``loss`` argument); nothing non-finite flows silently into a NaN loss. Each checked tensor
 costs **one** host sync: a range check and the finiteness check share one ``torch.aminmax`` (a NaN anywhere
 makes both extremes NaN, an infinity shows up as an extreme) read back with one ``.tolist()``; a tensor without
 a range is read the same way. With validation off nothing is read and a non-finite input gives a non-finite
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import sys
 from collections.abc import Iterator, Sequence
 
 import torch
@@ -185,9 +187,26 @@ def finite_extremes(x: torch.Tensor, name: str, loss: str = "", extra: Sequence[
     return values
 
 
+def _calling_loss() -> str:
+    """The public loss the user called (the outermost ``losslab`` frame named in ``losslab.__all__``), for error
+    messages: a loss built on another (IoU-balanced focal on the focal loss) is named as called. Read from the
+    call stack on the error path only, so a check that passes costs nothing."""
+    import losslab
+
+    public = set(getattr(losslab, "__all__", ()))
+    found = ""
+    frame = sys._getframe(1)
+    while frame is not None:
+        if frame.f_globals.get("__name__", "").startswith("losslab.") and frame.f_code.co_name in public:
+            found = frame.f_code.co_name
+        frame = frame.f_back
+    return found
+
+
 def _check_extremes_finite(xmin: float, xmax: float, name: str, loss: str) -> None:
     if math.isfinite(xmin) and math.isfinite(xmax):
         return
+    loss = _calling_loss() or loss
     if xmin != xmin:
         found = "NaN"
     elif math.isinf(xmax) and math.isinf(xmin):
@@ -266,12 +285,14 @@ def check_class_indices(
 
 
 def check_values_in(x: torch.Tensor, name: str, allowed: Sequence[float], hint: str = "") -> None:
+    """Value check: every element of ``x`` is one of ``allowed`` (finite, and NaN/inf are named as such); one
+    host sync reads the extremes and the membership together."""
     if not validation_enabled() or x.numel() == 0:
         return
     ok = torch.zeros_like(x, dtype=torch.bool)
     for a in allowed:
         ok |= x == a
-    if not bool(ok.all()):
+    if not finite_extremes(x, name, extra=(ok.all(),))[2]:
         bad = x[~ok].flatten()[:3].tolist()
         raise ValueError(
             f"{name}: expected values in {{{', '.join(f'{a:g}' for a in allowed)}}}, got e.g. {bad}"

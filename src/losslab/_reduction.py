@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import torch
-
 import math
+
+import torch
 
 from ._checks import check_in_range, check_reduction, check_scalar
 
@@ -14,7 +14,7 @@ __all__ = ["reduce_loss"]
 def reduce_loss(
     loss: torch.Tensor,
     reduction: str = "mean",
-    weight: torch.Tensor | None = None,
+    sample_weight: torch.Tensor | None = None,
     *,
     mask: torch.Tensor | None = None,
     normalizer: torch.Tensor | float | None = None,
@@ -34,14 +34,17 @@ def reduce_loss(
     (``normalizer=0``) returns the plain sum of its (negative) terms, so it still trains; a fractional
     :math:`d`, such as a sum of soft weights, is used as it is. A mean over nothing (an empty batch, everything
     masked, all weights zero) has a zero numerator too, so it is 0 with a zero gradient, never NaN. A negative,
-    NaN or infinite normalizer raises (a number always, a tensor while validation is on). Masked positions are replaced before multiplying, so a non-finite value there
-    cannot leak into the result; its gradient stays finite only if the op that produced the value has a finite
-    derivative there too, so losses make ignored positions safe (e.g. class 0 for an ignored index) upstream.
+    NaN or infinite normalizer raises (a number always, a tensor while validation is on).
+
+    Masked positions are replaced before multiplying, so a non-finite value there cannot leak into the result;
+    its gradient stays finite only if the op that produced the value has a finite derivative there too, so
+    losses make ignored positions safe (e.g. class 0 for an ignored index) upstream.
 
     Args:
         loss: Unreduced loss.
         reduction: ``"none"`` | ``"mean"`` | ``"sum"``.
-        weight: Optional non-negative finite weights, broadcastable to ``loss`` (validated while validation is on).
+        sample_weight: Optional non-negative finite per-element weights, broadcastable to ``loss`` (their values
+            checked while validation is on).
         mask: Optional boolean tensor broadcastable to ``loss``; ``False`` removes a position from the numerator
             and the denominator.
         normalizer: Optional explicit denominator for ``"mean"``: a non-negative finite number or one-element
@@ -52,9 +55,9 @@ def reduce_loss(
         The reduced loss.
 
     Raises:
-        ValueError: ``reduction`` unknown, ``weight``/``mask`` not broadcastable to ``loss``, a negative or
+        ValueError: ``reduction`` unknown, ``sample_weight``/``mask`` not broadcastable to ``loss``, a negative or
             non-finite weight (validation on), or a negative or non-finite normalizer.
-        TypeError: ``weight``/``mask``/``normalizer`` of the wrong type.
+        TypeError: ``sample_weight``/``mask``/``normalizer`` of the wrong type.
 
     Example:
         >>> import torch
@@ -71,9 +74,10 @@ def reduce_loss(
     check_reduction(reduction)
     if normalizer is not None:
         check_normalizer(normalizer)
+    weight = sample_weight
     if weight is not None:
-        _check_broadcast(weight, loss, "weight")
-        check_in_range(weight, "weight", 0.0, math.inf, "weights must be non-negative")
+        _check_broadcast(weight, loss, "sample_weight")
+        check_in_range(weight, "sample_weight", 0.0, math.inf, "weights must be non-negative")
         weight = weight.to(loss.dtype)
     if mask is not None:
         _check_broadcast(mask, loss, "mask")
@@ -109,7 +113,9 @@ def check_normalizer(normalizer: torch.Tensor | float) -> None:
     (its value checked while validation is on, one host sync)."""
     if isinstance(normalizer, torch.Tensor):
         if normalizer.numel() != 1:
-            raise ValueError(f"normalizer: expected a number or a one-element tensor, got shape {tuple(normalizer.shape)}")
+            raise ValueError(
+                f"normalizer: expected a number or a one-element tensor, got shape {tuple(normalizer.shape)}"
+            )
         if normalizer.is_complex() or normalizer.dtype == torch.bool:
             raise TypeError(f"normalizer: expected a real tensor, got dtype {normalizer.dtype}")
         check_in_range(normalizer, "normalizer", 0.0, math.inf, "a normalizer is a count or a sum of weights")

@@ -34,7 +34,7 @@ __all__ = [
 
 
 def _check_pair(
-    pred: torch.Tensor, target: torch.Tensor, loss: str, *, values: bool = True
+    pred: torch.Tensor, target: torch.Tensor, loss: str = "", *, values: bool = True
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Dtypes and shapes; with ``values`` also the finiteness of both (a loss with range checks passes False
     and checks the ranges itself, which reads each tensor once for both)."""

@@ -17,7 +17,7 @@ from .._checks import (
     check_scalar,
 )
 from .._numerics import upcast
-from .._reduction import check_normalizer, reduce_loss
+from .._reduction import _check_broadcast, check_normalizer, reduce_loss
 from ..distributed import all_reduce_sum, is_distributed
 from ..focal import sigmoid_focal_loss
 from ..regression import smooth_l1_loss
@@ -150,12 +150,13 @@ def iou_balanced_sigmoid_focal_loss(
         raise ValueError(f"logits: expected shape (N, C, *), got {tuple(logits.shape)}")
     iou_shape = logits.shape[:1] + logits.shape[2:]
     _check_ious(ious, iou_shape, "logits' shape without the class dim 1")
-    check_finite(logits, "logits", "iou_balanced_sigmoid_focal_loss")
-    x, t, u = upcast(logits, target, ious)
+    x, t, u = upcast(logits, target, ious)  # sigmoid_focal_loss checks logits and target (one read each)
     base = sigmoid_focal_loss(x, t, gamma=gamma, alpha=alpha, reduction="none")
     u = u.detach().clamp(0.0, 1.0)
     u = u.unsqueeze(1) if logits.ndim > 1 else u
     iou_pow = u.pow(eta).expand_as(base)
+    if weight is not None:
+        _check_broadcast(weight, base, "weight")  # before the renormalization sums use it
     w = weight.to(base.dtype) if weight is not None else None
     factors = _renormalized_weights(base, t > 0, iou_pow, w, distributed)
     return _reduce(base * factors, reduction, weight, normalizer, distributed, logits.dtype)
@@ -236,6 +237,8 @@ def iou_balanced_softmax_cross_entropy(
     x, u = upcast(logits, ious)
     base = F.cross_entropy(x, target, reduction="none")
     iou_pow = u.detach().clamp(0.0, 1.0).pow(eta)
+    if weight is not None:
+        _check_broadcast(weight, base, "weight")  # before the renormalization sums use it
     w = weight.to(base.dtype) if weight is not None else None
     factors = _renormalized_weights(base, target != background_index, iou_pow, w, distributed)
     return _reduce(base * factors, reduction, weight, normalizer, distributed, logits.dtype)
@@ -304,8 +307,7 @@ def iou_balanced_smooth_l1_loss(
     check_floating(pred, "pred")
     check_last_dim(pred, 4, "pred")
     _check_ious(ious, pred.shape[:-1], "pred's shape without the last dim")
-    check_finite(pred, "pred", "iou_balanced_smooth_l1_loss")
-    per_coord = smooth_l1_loss(pred, target, beta=beta, reduction="none")
+    per_coord = smooth_l1_loss(pred, target, beta=beta, reduction="none")  # checks pred and target (one read each)
     p, u = upcast(per_coord, ious)
     loss = loc_weight * u.detach().clamp(0.0, 1.0).pow(lam) * p.sum(-1)
     return _reduce(loss, reduction, weight, normalizer, distributed, pred.dtype)

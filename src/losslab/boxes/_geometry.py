@@ -95,7 +95,7 @@ def _prepare(boxes: torch.Tensor, target: torch.Tensor, box_format: str, names=(
     if box_format != "xyxy":
         b, t = box_convert(b, box_format, "xyxy"), box_convert(t, box_format, "xyxy")
     _check_valid_xyxy(b, names[0], loss)
-    _check_valid_xyxy(t, names[1])
+    _check_valid_xyxy(t, names[1], loss)
     return b, t
 
 

@@ -13,7 +13,7 @@ from .._reduction import reduce_loss
 GAN_KINDS = ("minimax", "non-saturating", "least-squares", "wasserstein", "hinge")
 
 
-def _scores(x: torch.Tensor, name: str, loss: str) -> torch.Tensor:
+def _scores(x: torch.Tensor, name: str, loss: str = "") -> torch.Tensor:
     check_floating(x, name)
     check_finite(x, name, loss)
     (x,) = upcast(x)

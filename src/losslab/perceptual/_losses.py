@@ -40,7 +40,7 @@ def _as_layers(features: Features, name: str) -> list[tuple[object, torch.Tensor
     return items
 
 
-def _paired_layers(pred: Features, target: Features, loss: str) -> list[tuple[object, torch.Tensor, torch.Tensor]]:
+def _paired_layers(pred: Features, target: Features, loss: str = "") -> list[tuple[object, torch.Tensor, torch.Tensor]]:
     p = _as_layers(pred, "pred_features")
     t = dict(_as_layers(target, "target_features"))
     if set(t) != {k for k, _ in p}:

@@ -7,7 +7,14 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import nn
 
-from .._checks import check_finite, check_floating, check_min_ndim, check_same_shape, check_scalar, validation_enabled
+from .._checks import (
+    check_floating,
+    check_min_ndim,
+    check_same_shape,
+    check_scalar,
+    finite_extremes,
+    validation_enabled,
+)
 from .._numerics import upcast
 from .._reduction import reduce_loss
 from ._common import _check_probs
@@ -94,14 +101,15 @@ def boundary_loss(
     check_same_shape(probs, dist_map, "probs", "dist_map")
     idc = _check_classes(classes, probs.shape[1])
     _check_probs(probs, "probs", simplex=True, loss="boundary_loss")
-    check_finite(dist_map, "dist_map")
-    if validation_enabled() and dist_map.numel() and bool(((dist_map == 0) | (dist_map == 1)).all()) and bool(
-        (dist_map == 1).any()
-    ):
-        raise ValueError(
-            "dist_map: expected signed distance maps, got a 0/1 mask; pass signed_distance_map(target) rather "
-            "than the one-hot target"
-        )
+    if validation_enabled() and dist_map.numel():
+        # one read: finiteness, and whether the map is a 0/1 mask (the one-hot target passed by mistake)
+        dm = dist_map.detach()
+        looks_like_mask = ((dm == 0) | (dm == 1)).all() & (dm == 1).any()
+        if finite_extremes(dm, "dist_map", "boundary_loss", (looks_like_mask,))[2]:
+            raise ValueError(
+                "dist_map: expected signed distance maps, got a 0/1 mask; pass signed_distance_map(target) rather "
+                "than the one-hot target"
+            )
     p, d = upcast(probs, dist_map)
     if idc != list(range(idc[0], idc[0] + len(idc))):
         index = torch.tensor(idc, device=p.device)
