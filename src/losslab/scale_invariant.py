@@ -15,6 +15,7 @@ from ._checks import check_finite, check_floating, check_reduction, check_same_s
 from ._module import LossModule
 from ._numerics import upcast
 from ._reduction import reduce_loss
+from .classification._class_terms import out_dtype
 
 __all__ = [
     "mean_absolute_percentage_error",
@@ -89,7 +90,7 @@ def mean_absolute_percentage_error(
     eps = _check_mape_eps(eps)
     p, y = _check_pair(pred, target)
     loss = 100.0 * (y - p).abs() / y.abs().clamp_min(eps)
-    return reduce_loss(loss, reduction, sample_weight, dtype=pred.dtype)
+    return reduce_loss(loss, reduction, sample_weight, dtype=out_dtype(pred))
 
 
 def _check_mape(*, eps: float = 1e-7, **_: object) -> None:
@@ -156,7 +157,7 @@ def cosine_similarity_loss(
         raise ValueError(f"dim: expected a dimension of pred {tuple(pred.shape)} (in [{-p.ndim}, {p.ndim - 1}]), got {dim}")
     # x / max(||x||, eps) (F.normalize): finite value and gradient at a zero vector, where it is x / eps
     loss = 1.0 - (F.normalize(p, dim=dim, eps=eps) * F.normalize(y, dim=dim, eps=eps)).sum(dim)
-    return reduce_loss(loss, reduction, sample_weight, dtype=pred.dtype)
+    return reduce_loss(loss, reduction, sample_weight, dtype=out_dtype(pred))
 
 
 def _validate_cosine(**hyperparameters: object) -> None:

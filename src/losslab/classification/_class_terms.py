@@ -117,6 +117,13 @@ class ClassTarget:
         return torch.broadcast_to(tw, loss.shape).sum()
 
 
+def out_dtype(x: torch.Tensor) -> torch.dtype:
+    """The dtype a loss returns: its input's, or float32 under ``torch.autocast`` (as ``F.cross_entropy`` does)."""
+    if x.device.type in ("cpu", "cuda") and torch.is_autocast_enabled(x.device.type):
+        return torch.float32
+    return x.dtype
+
+
 def one_minus(log_p: torch.Tensor) -> torch.Tensor:
     """:math:`1 - p` from :math:`\\log p` without cancellation: ``-expm1(log p)``."""
     return -torch.expm1(log_p)

@@ -21,12 +21,20 @@ from collections.abc import Sequence
 import torch
 import torch.nn.functional as F
 
-from .._checks import check_floating, check_in_range, check_reduction, check_same_shape, check_scalar, check_tensor
+from .._checks import (
+    check_finite,
+    check_floating,
+    check_in_range,
+    check_reduction,
+    check_same_shape,
+    check_scalar,
+    check_tensor,
+)
 from .._module import LossModule
 from .._numerics import upcast
 from .._reduction import reduce_loss
 from .._targets import check_label_smoothing
-from ._class_terms import ClassTarget, check_class_vector, one_minus, safe_pow
+from ._class_terms import ClassTarget, check_class_vector, one_minus, out_dtype, safe_pow
 
 __all__ = [
     "asymmetric_loss",
@@ -116,6 +124,7 @@ def asymmetric_loss(
         raise TypeError(f"target: expected a floating-point tensor of labels in [0, 1], got dtype {target.dtype}; "
                         f"cast hard labels with target.float()")
     check_same_shape(logits, target, "logits", "target")
+    check_finite(logits, "logits")
     check_in_range(target.detach(), "target", 0.0, 1.0)
     x, y = upcast(logits, target)
     log_p, log_1mp = F.logsigmoid(x), F.logsigmoid(-x)
@@ -124,7 +133,7 @@ def asymmetric_loss(
     positive = torch.exp(gamma_pos * log_1mp) * -log_p
     negative = safe_pow(one_minus(log_1mpm), gamma_neg) * -log_1mpm
     loss = y * positive + (1.0 - y) * negative
-    return reduce_loss(loss, reduction, sample_weight, dtype=logits.dtype)
+    return reduce_loss(loss, reduction, sample_weight, dtype=out_dtype(logits))
 
 
 def _validate_asl(**hyperparameters: object) -> None:
@@ -203,7 +212,7 @@ def poly1_cross_entropy(
     (x,) = upcast(logits)
     loss = t.expect(lambda log_p: -log_p + epsilon * one_minus(log_p), F.log_softmax(x, dim=1))
     return reduce_loss(loss, reduction, sample_weight, mask=t.mask,
-                       normalizer=t.normalizer(loss, sample_weight, reduction), dtype=logits.dtype)
+                       normalizer=t.normalizer(loss, sample_weight, reduction), dtype=out_dtype(logits))
 
 
 def _check_poly1(*, epsilon: float = 1.0, label_smoothing: float = 0.0, **_: object) -> None:
@@ -284,18 +293,15 @@ def logit_adjusted_cross_entropy(
     check_reduction(reduction)
     tau = check_scalar(tau, "tau", low=0.0)
     label_smoothing = check_label_smoothing(label_smoothing)
-    check_floating(logits, "logits")
-    if logits.ndim < 2:
-        raise ValueError(f"logits: expected shape (N, C, *) with classes on dim 1, got {tuple(logits.shape)}")
-    prior = _check_prior(class_prior, logits.shape[1])
     t = ClassTarget(logits, target, class_weight=class_weight, ignore_index=ignore_index,
                     loss="logit_adjusted_cross_entropy", label_smoothing=label_smoothing)
+    prior = _check_prior(class_prior, logits.shape[1])
     (x,) = upcast(logits)
     shift = tau * prior.to(x.dtype).log()
     adjusted = x + shift.reshape(1, -1, *([1] * (x.ndim - 2)))
     loss = t.expect(torch.neg, F.log_softmax(adjusted, dim=1))
     return reduce_loss(loss, reduction, sample_weight, mask=t.mask,
-                       normalizer=t.normalizer(loss, sample_weight, reduction), dtype=logits.dtype)
+                       normalizer=t.normalizer(loss, sample_weight, reduction), dtype=out_dtype(logits))
 
 
 def _check_logit_adjusted(

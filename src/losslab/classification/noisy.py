@@ -30,7 +30,7 @@ from .._checks import check_choice, check_reduction, check_scalar
 from .._module import LossModule
 from .._numerics import upcast
 from .._reduction import reduce_loss
-from ._class_terms import ClassTarget, one_minus, safe_pow
+from ._class_terms import ClassTarget, one_minus, out_dtype, safe_pow
 
 __all__ = [
     "generalized_cross_entropy",
@@ -81,7 +81,7 @@ def _log_probs(logits: torch.Tensor) -> torch.Tensor:
 def _reduce(loss: torch.Tensor, t: ClassTarget, sample_weight: torch.Tensor | None, reduction: str,
             like: torch.Tensor) -> torch.Tensor:
     return reduce_loss(loss, reduction, sample_weight, mask=t.mask, normalizer=t.normalizer(loss, sample_weight, reduction),
-                       dtype=like.dtype)
+                       dtype=out_dtype(like))
 
 
 # ---------------------------------------------------------------------------------------------------------------
