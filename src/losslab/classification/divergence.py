@@ -5,10 +5,18 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .._checks import check_floating, check_in_range, check_probabilities, check_reduction, validation_enabled
+from .._checks import (
+    check_class_indices,
+    check_floating,
+    check_in_range,
+    check_probabilities,
+    check_reduction,
+    finite_extremes,
+    validation_enabled,
+)
 from .._numerics import upcast
 from .._reduction import reduce_loss
-from .._targets import INDEX, check_class_target, one_hot
+from .._targets import INDEX, one_hot, target_kind
 from ._common import (
     _PROBS_HINT_BINARY,
     _PROBS_HINT_CATEGORICAL,
@@ -208,15 +216,20 @@ def _row_sum_tolerance(dtype: torch.dtype) -> float:
     return max(1e-3, 2.0 * torch.finfo(dtype).eps)
 
 
-def _check_rows_sum_to_one(x: torch.Tensor, name: str, loss: str) -> None:
-    """Value check: every distribution over dim 1 sums to 1 within :func:`_row_sum_tolerance` (one host sync)."""
+def _check_rows_sum_to_one(x: torch.Tensor, name: str, loss: str, hint: str = "") -> None:
+    """Value check: finite, in [0, 1], and every distribution over dim 1 summing to 1 within
+    :func:`_row_sum_tolerance`; one host sync reads all three."""
     if not validation_enabled() or x.numel() == 0:
         return
     tol = _row_sum_tolerance(x.dtype)
     sums = x.detach().sum(1, dtype=torch.float64)
-    worst = (sums - 1.0).abs().amax()
-    if not bool(worst <= tol):
-        bad = float(sums.flatten()[(sums - 1.0).abs().flatten().argmax()])
+    dev = (sums - 1.0).abs().flatten()
+    lo, hi, worst, bad = finite_extremes(x, name, loss, (dev.amax(), sums.flatten()[dev.argmax()]))
+    if lo < 0.0 or hi > 1.0:
+        raise ValueError(
+            f"{name}: expected values in [0, 1], got values in [{lo:.4g}, {hi:.4g}]" + (f"; {hint}" if hint else "")
+        )
+    if not worst <= tol:
         raise ValueError(
             f"{name}: expected each distribution over dim 1 to sum to 1 (within {tol:g}), got a row summing to "
             f"{bad:.6g}; {loss} is a divergence between probability distributions. Normalize with "
@@ -287,11 +300,14 @@ def categorical_kl_divergence(
     eps = _check_eps(eps)
     check_floating(probs, "probs")
     check_reduction(reduction)
-    kind = check_class_target(probs, target, input_name="probs")
+    kind = target_kind(probs, target, input_name="probs")
     _check_two_classes(probs, "probs", "categorical_kl_divergence")
-    check_probabilities(probs.detach(), "probs", logits_variant=_PROBS_HINT_CATEGORICAL, loss="categorical_kl_divergence")
-    _check_rows_sum_to_one(probs, "probs", "categorical_kl_divergence")
-    if kind != INDEX:
+    # one read per tensor: range, finiteness and row sums together
+    hint = f"categorical_kl_divergence expects probabilities; for logits use {_PROBS_HINT_CATEGORICAL}"
+    _check_rows_sum_to_one(probs, "probs", "categorical_kl_divergence", hint)
+    if kind == INDEX:
+        check_class_indices(target, probs.shape[1])
+    else:
         _check_rows_sum_to_one(target, "target", "categorical_kl_divergence")
     (p,) = upcast(probs)
     y = one_hot(target, probs.shape[1], p.dtype) if kind == INDEX else upcast(target)[0].to(p.dtype)
