@@ -179,3 +179,24 @@ def test_compound_errors_and_module():
         DiceCrossEntropyLoss(lambda_dice=float("inf"))
     module = DiceCrossEntropyLoss(lambda_ce=0.5, batch=True)
     torch.testing.assert_close(module(logits, target), dice_cross_entropy_loss(logits, target, lambda_ce=0.5, batch=True))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# every loss of this part under autocast
+
+
+_NEW = ["tversky_loss", "focal_tversky_loss", "softmax_dice_loss", "sigmoid_dice_loss", "softmax_generalized_dice_loss",
+        "softmax_tversky_loss", "sigmoid_tversky_loss", "lovasz_softmax_loss", "lovasz_hinge_loss",
+        "dice_cross_entropy_loss", "dice_focal_loss", "soft_cldice_loss", "hausdorff_distance_loss"]
+
+
+@pytest.mark.parametrize("name", _NEW)
+def test_autocast_returns_float32(name):
+    from losslab import registry
+
+    spec = registry.get(name)
+    args, kwargs = spec.sample(3, torch.bfloat16, torch.Generator().manual_seed(0))
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = spec.function(*args, **kwargs)
+    assert out.dtype == torch.float32
+    torch.testing.assert_close(out, spec.function(*args, **kwargs).float(), rtol=0.02, atol=0.02)

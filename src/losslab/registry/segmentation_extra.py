@@ -49,7 +49,7 @@ def _probs_blobs(channels: int = 1, spatial: tuple[int, ...] = (8, 8), **kwargs)
         for i in range(n):
             for c in range(channels):
                 a = int(lo[i, c])
-                target[(i, c, *[slice(a, a + spatial[0] // 2)] * len(spatial))] = 1.0
+                target[i, c][tuple(slice(a, a + spatial[0] // 2) for _ in spatial)] = 1.0
         return (probs, target), dict(kwargs)
 
     return sample

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import cast
 
 import torch
 
@@ -25,7 +26,7 @@ def unsigned_distance(mask: torch.Tensor, spacing: Sequence[float] | float | Non
     inside by one raw unit). An empty or full mask (no boundary) gives 0 everywhere, as MONAI's
     ``HausdorffDTLoss``. Computed on the CPU (SciPy or ``edt``), returned on ``mask``'s device, no gradient.
     """
-    phi = signed_distance_map(mask.detach(), spacing=spacing, dtype=torch.float64)
+    phi = cast(torch.Tensor, signed_distance_map(mask.detach(), spacing=spacing, dtype=torch.float64))
     d = torch.where(phi > 0, phi, 1.0 - phi)
     flat = mask.flatten(2)
     boundary = (flat.any(-1) & ~flat.all(-1)).reshape(*mask.shape[:2], *([1] * (mask.ndim - 2)))
