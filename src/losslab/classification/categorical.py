@@ -79,9 +79,10 @@ def softmax_cross_entropy(
         the result of the matching index targets. The minimum over logits of the soft-target loss is the
         target's entropy, not 0 (see :func:`categorical_kl_divergence`). Logits must be finite: to mask a
         class, use a large negative logit such as -1e4 rather than -inf (with dense targets -inf gives NaN, as
-        in torch). Finite logits never give NaN: with dense targets a class with target 0 adds exactly 0
-        (:math:`0 \log 0 = 0`) even where its log-probability overflows to -inf (logits of ±3e38); a target on
-        such a class gives inf, as with index targets, and finite gradients.
+        in torch). Finite logits never give NaN: with dense targets a log-probability that overflows to -inf
+        (logits of ±3e38) is taken as the most negative finite number, so a class with target 0 adds 0, and a
+        target :math:`y_c` on such a class adds about :math:`3.4\cdot 10^{38} y_c` in float32 (index targets
+        give inf) with no gradient through that class.
 
     Example:
         >>> import torch
@@ -123,15 +124,9 @@ def softmax_cross_entropy(
 
     (y,) = upcast(target)
     # log p is -inf where a logit trails the largest by more than the dtype's range (logits of +-3e38), and
-    # 0 * -inf would be NaN: where the target (or its class weight) is 0, log p is replaced by 0 before the
-    # product (0 log 0 := 0; a double where, so neither gradient gets a NaN). Smoothed targets are all > 0.
-    logp = F.log_softmax(x, dim=1)
-    keep = y > 0 if label_smoothing == 0.0 else None
-    if cw is not None:
-        positive = (cw > 0).reshape(1, -1, *([1] * (x.ndim - 2)))
-        keep = positive if keep is None else keep & positive
-    if keep is not None:
-        logp = torch.where(keep, logp, 0.0)
+    # 0 * -inf would be NaN: clamp it to the most negative finite number. One pass, and exact values and
+    # gradients everywhere log p is representable (a where on y > 0 would also zero d loss / d y at y = 0).
+    logp = F.log_softmax(x, dim=1).clamp_min(torch.finfo(x.dtype).min)
     loss, target_weight, mask = _categorical_from_log_probs(
         logp, y, kind, class_weight=cw, label_smoothing=label_smoothing, ignore_index=None
     )
