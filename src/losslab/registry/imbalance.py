@@ -25,6 +25,8 @@ def _two_class(function, **kwargs):
     return curve
 
 
+# Registration order is the order `losslab recommend --imbalanced` lists them in after its rules.
+
 register(
     LossSpec(
         name="asymmetric_loss",
@@ -51,29 +53,6 @@ register(
 
 register(
     LossSpec(
-        name="poly1_cross_entropy",
-        function=I.poly1_cross_entropy,
-        module=I.Poly1CrossEntropyLoss,
-        family="classification",
-        tasks=("single-label", "imbalanced", "segmentation"),
-        input_kind="logits",
-        target_kind=_TARGETS,
-        activation=_ACTIVATION,
-        value_range="[0, inf)",
-        summary="Poly-1: cross-entropy + epsilon (1 - p_t); epsilon > 0 keeps pushing confident predictions, "
-        "epsilon < 0 eases off them.",
-        formula="-log p_t + epsilon (1 - p_t),  p_t = sum_c y~_c softmax(x)_c",
-        reference="Z. Leng, M. Tan, C. Liu, E. D. Cubuk, X. Shi, S. Cheng, D. Anguelov, PolyLoss: A Polynomial "
-        "Expansion Perspective of Classification Loss Functions, ICLR 2022, arXiv:2204.12511",
-        sample=logits_dense(classes=5, spatial=(3,), epsilon=2.0),
-        curve=_two_class(I.poly1_cross_entropy),
-        advice="A one-parameter tweak of cross-entropy: epsilon=2 helped ImageNet classification, epsilon=-1 the "
-        "imbalanced detection heads; epsilon=0 is softmax_cross_entropy.",
-    )
-)
-
-register(
-    LossSpec(
         name="logit_adjusted_cross_entropy",
         function=I.logit_adjusted_cross_entropy,
         module=I.LogitAdjustedCrossEntropyLoss,
@@ -94,5 +73,28 @@ register(
         advice="For long-tailed classes: pass the training label frequencies as class_prior (tau=1) and predict "
         "with the raw logits. Alternatively weight any loss with class_weight=class_balanced_weights(counts).",
         extra={"curve_note": "two classes, class prior (0.9, 0.1)"},
+    )
+)
+
+register(
+    LossSpec(
+        name="poly1_cross_entropy",
+        function=I.poly1_cross_entropy,
+        module=I.Poly1CrossEntropyLoss,
+        family="classification",
+        tasks=("single-label", "imbalanced", "segmentation"),
+        input_kind="logits",
+        target_kind=_TARGETS,
+        activation=_ACTIVATION,
+        value_range="[0, inf)",
+        summary="Poly-1: cross-entropy + epsilon (1 - p_t); epsilon > 0 keeps pushing confident predictions, "
+        "epsilon < 0 eases off them.",
+        formula="-log p_t + epsilon (1 - p_t),  p_t = sum_c y~_c softmax(x)_c",
+        reference="Z. Leng, M. Tan, C. Liu, E. D. Cubuk, X. Shi, S. Cheng, D. Anguelov, PolyLoss: A Polynomial "
+        "Expansion Perspective of Classification Loss Functions, ICLR 2022, arXiv:2204.12511",
+        sample=logits_dense(classes=5, spatial=(3,), epsilon=2.0),
+        curve=_two_class(I.poly1_cross_entropy),
+        advice="A one-parameter tweak of cross-entropy: epsilon=2 helped ImageNet classification, epsilon=-1 the "
+        "imbalanced detection heads; epsilon=0 is softmax_cross_entropy.",
     )
 )

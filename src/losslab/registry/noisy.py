@@ -24,6 +24,9 @@ def _curve(function, **kwargs):
     return curve
 
 
+# Registration order is the order `losslab recommend --noisy-labels` lists them in after its rules: the
+# drop-in robust losses first, the halves of the combinations (NCE underfits alone, RCE trains slowly) last.
+
 register(
     LossSpec(
         name="generalized_cross_entropy",
@@ -44,52 +47,6 @@ register(
         curve=_curve(N.generalized_cross_entropy),
         advice="For noisy labels, a drop-in replacement of softmax_cross_entropy: q=0.7 (the paper's) trains almost "
         "as fast as cross-entropy on clean data and stops memorizing wrong labels; lower q if it underfits.",
-    )
-)
-
-register(
-    LossSpec(
-        name="taylor_cross_entropy",
-        function=N.taylor_cross_entropy,
-        module=N.TaylorCrossEntropyLoss,
-        family="classification",
-        tasks=("single-label", "noisy-labels"),
-        input_kind="logits",
-        target_kind=_TARGETS,
-        activation=_ACTIVATION,
-        value_range="[0, sum_{k<=order} 1/k]",
-        summary="Cross-entropy's Taylor series around p_y = 1 truncated after `order` terms: bounded, robust to "
-        "noisy labels.",
-        formula="sum_{k=1}^{order} (1 - p_y)^k / k,  p = softmax(x)",
-        reference="L. Feng, S. Shu, Z. Lin, F. Lv, L. Li, B. An, Can Cross Entropy Loss Be Robust to Label Noise?, "
-        "IJCAI 2020",
-        sample=logits_index(classes=5, spatial=(3,), order=3),
-        curve=_curve(N.taylor_cross_entropy),
-        advice="For noisy labels: order=2 is MAE plus a quadratic term; a higher order approaches cross-entropy "
-        "(fits faster, less robust).",
-    )
-)
-
-register(
-    LossSpec(
-        name="reverse_cross_entropy",
-        function=N.reverse_cross_entropy,
-        module=N.ReverseCrossEntropyLoss,
-        family="classification",
-        tasks=("single-label", "noisy-labels"),
-        input_kind="logits",
-        target_kind=_TARGETS,
-        activation=_ACTIVATION,
-        value_range="[0, -log_zero]",
-        summary="Reverse cross-entropy -sum_k p_k log y_k with log 0 := A: the label's cross-entropy under the "
-        "prediction; -A (1 - p_y) for one-hot labels.",
-        formula="-sum_k p_k max(log y_k, A),  p = softmax(x),  A = log_zero",
-        reference="Y. Wang, X. Ma, Z. Chen, Y. Luo, J. Yi, J. Bailey, Symmetric Cross Entropy for Robust Learning "
-        "with Noisy Labels, ICCV 2019, arXiv:1908.06112",
-        sample=logits_dense(classes=5, spatial=(3,)),
-        curve=_curve(N.reverse_cross_entropy),
-        advice="A passive, bounded loss: on its own it trains slowly; use it inside symmetric_cross_entropy or "
-        "active_passive_loss.",
     )
 )
 
@@ -118,28 +75,6 @@ register(
 
 register(
     LossSpec(
-        name="normalized_cross_entropy",
-        function=N.normalized_cross_entropy,
-        module=N.NormalizedCrossEntropyLoss,
-        family="classification",
-        tasks=("single-label", "noisy-labels"),
-        input_kind="logits",
-        target_kind=_TARGETS,
-        activation=_ACTIVATION,
-        value_range="[0, 1]",
-        summary="Normalized cross-entropy: -log p_y divided by -sum_k log p_k; robust to noisy labels but underfits "
-        "alone.",
-        formula="(-log p_y) / (-sum_k log p_k),  p = softmax(x)",
-        reference="X. Ma, H. Huang, Y. Wang, S. Romano, S. Erfani, J. Bailey, Normalized Loss Functions for Deep "
-        "Learning with Noisy Labels, ICML 2020, arXiv:2006.13554",
-        sample=logits_dense(classes=5, spatial=(3,)),
-        curve=_curve(N.normalized_cross_entropy),
-        advice="Use it as the active half of active_passive_loss (NCE+RCE); alone it underfits.",
-    )
-)
-
-register(
-    LossSpec(
         name="active_passive_loss",
         function=N.active_passive_loss,
         module=N.ActivePassiveLoss,
@@ -163,6 +98,29 @@ register(
 
 register(
     LossSpec(
+        name="taylor_cross_entropy",
+        function=N.taylor_cross_entropy,
+        module=N.TaylorCrossEntropyLoss,
+        family="classification",
+        tasks=("single-label", "noisy-labels"),
+        input_kind="logits",
+        target_kind=_TARGETS,
+        activation=_ACTIVATION,
+        value_range="[0, sum_{k<=order} 1/k]",
+        summary="Cross-entropy's Taylor series around p_y = 1 truncated after `order` terms: bounded, robust to "
+        "noisy labels.",
+        formula="sum_{k=1}^{order} (1 - p_y)^k / k,  p = softmax(x)",
+        reference="L. Feng, S. Shu, Z. Lin, F. Lv, L. Li, B. An, Can Cross Entropy Loss Be Robust to Label Noise?, "
+        "IJCAI 2020",
+        sample=logits_index(classes=5, spatial=(3,), order=3),
+        curve=_curve(N.taylor_cross_entropy),
+        advice="For noisy labels: order=2 is MAE plus a quadratic term; a higher order approaches cross-entropy "
+        "(fits faster, less robust).",
+    )
+)
+
+register(
+    LossSpec(
         name="bootstrapped_cross_entropy",
         function=N.bootstrapped_cross_entropy,
         module=N.BootstrappedCrossEntropyLoss,
@@ -181,5 +139,50 @@ register(
         curve=_curve(N.bootstrapped_cross_entropy),
         advice="A light touch against label noise: soft (beta=0.95) adds entropy minimization, hard (beta=0.8) "
         "trusts the model's arg-max; both need a model that is already partly right.",
+    )
+)
+
+register(
+    LossSpec(
+        name="normalized_cross_entropy",
+        function=N.normalized_cross_entropy,
+        module=N.NormalizedCrossEntropyLoss,
+        family="classification",
+        tasks=("single-label", "noisy-labels"),
+        input_kind="logits",
+        target_kind=_TARGETS,
+        activation=_ACTIVATION,
+        value_range="[0, 1]",
+        summary="Normalized cross-entropy: -log p_y divided by -sum_k log p_k; robust to noisy labels but underfits "
+        "alone.",
+        formula="(-log p_y) / (-sum_k log p_k),  p = softmax(x)",
+        reference="X. Ma, H. Huang, Y. Wang, S. Romano, S. Erfani, J. Bailey, Normalized Loss Functions for Deep "
+        "Learning with Noisy Labels, ICML 2020, arXiv:2006.13554",
+        sample=logits_dense(classes=5, spatial=(3,)),
+        curve=_curve(N.normalized_cross_entropy),
+        advice="Use it as the active half of active_passive_loss (NCE+RCE); alone it underfits.",
+    )
+)
+
+register(
+    LossSpec(
+        name="reverse_cross_entropy",
+        function=N.reverse_cross_entropy,
+        module=N.ReverseCrossEntropyLoss,
+        family="classification",
+        tasks=("single-label", "noisy-labels"),
+        input_kind="logits",
+        target_kind=_TARGETS,
+        activation=_ACTIVATION,
+        value_range="[0, -log_zero]",
+        summary="Reverse cross-entropy -sum_k p_k log y_k with log 0 := A: the label's cross-entropy under the "
+        "prediction; -A (1 - p_y) for one-hot labels.",
+        formula="-sum_k p_k max(log y_k, A),  p = softmax(x),  A = log_zero",
+        reference="Y. Wang, X. Ma, Z. Chen, Y. Luo, J. Yi, J. Bailey, Symmetric Cross Entropy for Robust Learning "
+        "with Noisy Labels, ICCV 2019, arXiv:1908.06112",
+        sample=logits_dense(classes=5, spatial=(3,)),
+        curve=_curve(N.reverse_cross_entropy),
+        advice="A passive, bounded loss: on its own it trains slowly; use it inside symmetric_cross_entropy or "
+        "active_passive_loss.",
     )
 )
