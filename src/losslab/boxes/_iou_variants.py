@@ -7,7 +7,6 @@ import torch
 
 from .._checks import check_choice, check_scalar
 from .._module import LossModule
-from .._numerics import safe_div
 from .._reduction import reduce_loss
 from ._geometry import _FOUR_OVER_PI2, _aspect_angle_difference, _box_terms, _pair_loss, _prepare, _ratio
 
@@ -15,9 +14,12 @@ IOU_KINDS = ("iou", "giou", "diou", "ciou")
 
 
 def _pow(x: torch.Tensor, p: float) -> torch.Tensor:
-    """``x ** p`` for ``x >= 0`` with gradient 0 (not inf/NaN) at ``x <= 0`` (double where)."""
+    """``x ** p`` for ``x >= 0`` with a finite gradient at 0: plain for ``p >= 1`` (the slope there is finite),
+    through a double where (gradient 0 at ``x <= 0``) for ``p < 1``."""
     if p == 1.0:
         return x
+    if p > 1.0:
+        return x.pow(p)
     ok = x > 0
     return torch.where(ok, torch.where(ok, x, torch.ones_like(x)).pow(p), torch.zeros_like(x))
 
@@ -167,14 +169,15 @@ def scylla_iou_loss(
     iou = _box_terms(b, t, eps, "iou")[0]
     w1, h1, w2, h2, cw, ch, dx, dy = _extents(b, t)
     rho2 = dx.square() + dy.square()
-    angle = safe_div(2.0 * (dx * dy).abs(), rho2)  # sin(2 alpha); 0 where the centres coincide
+    angle = _ratio(2.0 * (dx * dy).abs(), rho2, 0.0)  # sin(2 alpha); 0 where the centres coincide
     gamma = 2.0 - angle
     distance = -torch.expm1(-gamma * _ratio(dx.square(), cw.square(), eps)) - torch.expm1(
         -gamma * _ratio(dy.square(), ch.square(), eps)
     )
     # max(w1, w2) = (w1 + w2 + |w1 - w2|) / 2
-    omega_w = safe_div((w1 - w2).abs(), 0.5 * (w1 + w2 + (w1 - w2).abs()))
-    omega_h = safe_div((h1 - h2).abs(), 0.5 * (h1 + h2 + (h1 - h2).abs()))
+    dw, dh = (w1 - w2).abs(), (h1 - h2).abs()
+    omega_w = _ratio(dw, 0.5 * (w1 + w2 + dw), 0.0)  # 0 where both widths are 0
+    omega_h = _ratio(dh, 0.5 * (h1 + h2 + dh), 0.0)
     shape = _pow(-torch.expm1(-omega_w), theta) + _pow(-torch.expm1(-omega_h), theta)
     loss = 1.0 - iou + 0.5 * (distance + shape)
     return reduce_loss(loss, reduction, sample_weight, dtype=boxes.dtype)
