@@ -7,7 +7,7 @@ PIP := $(VENV)/bin/pip
 TORCH_PIN ?= torch==2.13.0
 JOBS ?= 2
 
-.PHONY: demo test bench venv clean wheel-check
+.PHONY: demo test bench venv clean wheel-check docs
 
 $(VENV)/.created:
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +21,10 @@ $(VENV)/.lab: $(VENV)/.created pyproject.toml
 
 $(VENV)/.dev: $(VENV)/.created pyproject.toml
 	$(PIP) install -q "$(TORCH_PIN)" -e ".[dev]"
+	touch $@
+
+$(VENV)/.docs: $(VENV)/.created pyproject.toml
+	$(PIP) install -q "$(TORCH_PIN)" -e ".[docs]"
 	touch $@
 
 venv: $(VENV)/.lab
@@ -48,6 +52,12 @@ wheel-check:
 	$(WHEEL_TMP)/venv/bin/pip install -q $(if $(wildcard $(TORCH_WHEELS)),--find-links $(TORCH_WHEELS)) \
 	  "$(TORCH_PIN)" $(WHEEL_TMP)/dist/losslab-*.whl
 	cd $(WHEEL_TMP) && venv/bin/python src/tests/wheel_check.py
+
+# The documentation site (docs/_build/html/index.html), warnings as errors. LOSSLAB_RESULTS=report/results.json
+# adds the lab's outcome tables from a `losslab reproduce` run.
+docs: $(VENV)/.docs
+	KERAS_BACKEND=torch $(VENV)/bin/sphinx-build -W --keep-going -q -b html docs docs/_build/html
+	@echo "docs: docs/_build/html/index.html"
 
 clean:
 	rm -rf $(VENV) report
