@@ -224,7 +224,7 @@ def test_gradcheck_float64(seed):
     t = (b.detach() + torch.randn(5, 4, generator=g, dtype=F64) * 0.2).requires_grad_()
     t.data = torch.cat((torch.minimum(t.data[:, :2], t.data[:, 2:]), torch.maximum(t.data[:, :2], t.data[:, 2:])), -1)
     for mode in ("linear", "square", "log"):
-        assert torch.autograd.gradcheck(lambda x, y: iou_loss(x, y, mode=mode), (b, t))
+        assert torch.autograd.gradcheck(lambda x, y, mode=mode: iou_loss(x, y, mode=mode), (b, t))
     assert torch.autograd.gradcheck(generalized_box_iou_loss, (b, t))
     bc = _from_xyxy(b.detach(), "cxcywh").requires_grad_()
     assert torch.autograd.gradcheck(lambda x, y: distance_box_iou_loss(x, y, box_format="cxcywh"),

@@ -289,8 +289,8 @@ def test_hinge_losses_match_definition(shape, seed, dtype, labels, scale):
     margin = 1 - y * pred.double()
     kink = margin.abs() < 1e-6 * (1 + scale)
     for fn, ref_fn in ((hinge_loss, lambda m: m.clamp_min(0)), (squared_hinge_loss, lambda m: m.clamp_min(0) ** 2)):
-        got, (gp,) = _grad(lambda a: fn(a, target, reduction="none"), pred)
-        ref, (rp,) = _grad(lambda a: ref_fn(1 - y * a), pred.double())
+        got, (gp,) = _grad(lambda a, fn=fn: fn(a, target, reduction="none"), pred)
+        ref, (rp,) = _grad(lambda a, ref_fn=ref_fn: ref_fn(1 - y * a), pred.double())
         _close(got, ref, dtype, scale=1 + scale)
         _close(gp[~kink], rp[~kink], dtype, scale=1 + scale)
 

@@ -196,7 +196,7 @@ def test_gradcheck_float64(seed):
     x = (torch.randn(4, 3, generator=g, dtype=F64) * 3).requires_grad_()
     y = torch.rand(4, 3, generator=g, dtype=F64).requires_grad_()
     for alpha in (None, 0.25):
-        assert torch.autograd.gradcheck(lambda a, b: sigmoid_focal_loss(a, b, gamma=gamma, alpha=alpha), (x, y))
+        assert torch.autograd.gradcheck(lambda a, b, alpha=alpha: sigmoid_focal_loss(a, b, gamma=gamma, alpha=alpha), (x, y))
     yd = torch.softmax(torch.randn(4, 3, generator=g, dtype=F64), 1).requires_grad_()
     alpha_t = torch.rand(3, generator=g, dtype=F64) + 0.5
     assert torch.autograd.gradcheck(lambda a, b: softmax_focal_loss(a, b, gamma=gamma, alpha=alpha_t), (x, yd))

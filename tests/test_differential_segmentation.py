@@ -174,9 +174,9 @@ def test_gradcheck_float64(seed):
     soft = torch.rand(2, 3, 3, 4, generator=g, dtype=F64)
     for batch in (False, True):
         assert torch.autograd.gradcheck(
-            lambda p: dice_loss(p, target, ignore_index=255, batch=batch, include_background=False), (probs,))
-        assert torch.autograd.gradcheck(lambda p: dice_loss(p, soft, smooth=0.0, batch=batch), (probs,))
+            lambda p, batch=batch: dice_loss(p, target, ignore_index=255, batch=batch, include_background=False), (probs,))
+        assert torch.autograd.gradcheck(lambda p, batch=batch: dice_loss(p, soft, smooth=0.0, batch=batch), (probs,))
         for weight_type in ("square", "simple", "uniform"):
             assert torch.autograd.gradcheck(
-                lambda p: generalized_dice_loss(p, target, weight_type=weight_type, ignore_index=255, batch=batch),
+                lambda p, wt=weight_type, batch=batch: generalized_dice_loss(p, target, weight_type=wt, ignore_index=255, batch=batch),
                 (probs,))
