@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from .._checks import check_floating, check_min_ndim, check_tensor
+from .._checks import check_finite, check_floating, check_min_ndim, check_tensor
 from .._numerics import upcast
 from .._targets import INDEX, check_class_target, target_kind
 from ._common import _batch_sums, _check_ignore_index, _class_sums
@@ -59,22 +59,24 @@ def prepare_logits(
             f"0/1 target of shape {tuple(logits.shape)}"
         )
     kind = check_class_target(logits, target, ignore_index=ignore_index, input_name="logits")
+    check_finite(logits, "logits", loss)
     (x,) = upcast(logits)
     p = torch.softmax(x, dim=1) if link == "softmax" else torch.sigmoid(x)
     return p, kind
 
 
 def region_sums(
-    p: torch.Tensor, target: torch.Tensor, kind: str, ignore_index: int | None, batch: bool
+    p: torch.Tensor, target: torch.Tensor, kind: str, ignore_index: int | None, batch: bool, distributed: bool = False
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """``(tp, fp, fn)`` per sample and class ``(N, C)`` (per class ``(1, C)`` with ``batch``) and the valid mask.
 
     ``fp = sum p (1 - g) = sum p - tp`` and ``fn = sum (1 - p) g = sum g - tp`` over the non-ignored positions.
-    The mask ``(N, 1)`` (``(1, 1)``) is false where nothing is left to measure (everything ignored).
+    The mask ``(N, 1)`` (``(1, 1)``) is false where nothing is left to measure (everything ignored). With
+    ``batch`` and ``distributed`` the sums are all-reduced over the processes (differentiably).
     """
     tp, p_sum, g_sum, count = _class_sums(p, target, kind, ignore_index)
     if batch:
-        tp, p_sum, g_sum, count = _batch_sums(tp, p_sum, g_sum, count, False)
+        tp, p_sum, g_sum, count = _batch_sums(tp, p_sum, g_sum, count, distributed)
     return tp, p_sum - tp, g_sum - tp, (count > 0).unsqueeze(-1)
 
 

@@ -7,7 +7,7 @@ import torch
 from .._checks import check_choice, check_scalar
 from .._module import LossModule
 from .._numerics import safe_div
-from .._reduction import reduce_loss
+from ._common import _reduce_shared
 from ._dice import ABSENT_WEIGHTS, WEIGHT_TYPES, _gdl_weights
 from ._helpers import keep_classes, out_dtype, prepare_logits, region_sums
 from ._tversky import check_tversky, tversky_index
@@ -15,9 +15,9 @@ from ._tversky import check_tversky, tversky_index
 
 def _dice(
     p: torch.Tensor, target: torch.Tensor, kind: str, smooth: float, include_background: bool, batch: bool,
-    ignore_index: int | None,
+    ignore_index: int | None, distributed: bool = False,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    tp, fp, fn, mask = region_sums(p, target, kind, ignore_index, batch)
+    tp, fp, fn, mask = region_sums(p, target, kind, ignore_index, batch, distributed)
     tp, fp, fn = keep_classes(include_background, p.shape[1], tp, fp, fn)
     # 1 - (2 tp + s) / (P + G + s) with P + G = 2 tp + fp + fn; 0/0 (empty class, s = 0) gives 0.
     loss = 1.0 - safe_div(2.0 * tp + smooth, 2.0 * tp + fp + fn + smooth, fill=1.0)
@@ -34,6 +34,7 @@ def softmax_dice_loss(
     include_background: bool = True,
     batch: bool = False,
     ignore_index: int | None = None,
+    distributed: bool = False,
     sample_weight: torch.Tensor | None = None,
     reduction: str = "mean",
 ) -> torch.Tensor:
@@ -53,6 +54,9 @@ def softmax_dice_loss(
         include_background: Keep channel 0; ``False`` drops it.
         batch: Pool the sums over the batch (one Dice per class) instead of per sample.
         ignore_index: Label of index targets to ignore (removed from all sums); must lie outside ``[0, C)``.
+        distributed: With ``batch=True``, all-reduce the class sums over the processes (differentiably), so N
+            processes on N shards give the whole-batch loss, each returning its ``1/N`` share; with
+            ``batch=False`` the mean divides by the global number of entries (as :func:`losslab.dice_loss`).
         sample_weight: Optional weights broadcastable to the unreduced loss (e.g. per class ``(C,)``).
         reduction: ``"none"`` | ``"mean"`` | ``"sum"``.
 
@@ -77,8 +81,8 @@ def softmax_dice_loss(
     """
     smooth = check_scalar(smooth, "smooth", low=0.0, high=float("inf"), high_inclusive=False)
     p, kind = prepare_logits(logits, target, ignore_index, "softmax", "softmax_dice_loss")
-    loss, mask = _dice(p, target, kind, smooth, include_background, batch, ignore_index)
-    return reduce_loss(loss, reduction, sample_weight, mask=mask, dtype=out_dtype(logits))
+    loss, mask = _dice(p, target, kind, smooth, include_background, batch, ignore_index, distributed)
+    return _reduce_shared(loss, reduction, sample_weight, mask, distributed, not batch, out_dtype(logits))
 
 
 def sigmoid_dice_loss(
@@ -89,6 +93,7 @@ def sigmoid_dice_loss(
     include_background: bool = True,
     batch: bool = False,
     ignore_index: int | None = None,
+    distributed: bool = False,
     sample_weight: torch.Tensor | None = None,
     reduction: str = "mean",
 ) -> torch.Tensor:
@@ -107,6 +112,9 @@ def sigmoid_dice_loss(
         include_background: Keep channel 0; ``False`` drops it (needs ``C >= 2``).
         batch: Pool the sums over the batch instead of per sample.
         ignore_index: Label of index targets to ignore; must lie outside ``[0, C)``.
+        distributed: With ``batch=True``, all-reduce the class sums over the processes (differentiably), so N
+            processes on N shards give the whole-batch loss, each returning its ``1/N`` share; with
+            ``batch=False`` the mean divides by the global number of entries (as :func:`losslab.dice_loss`).
         sample_weight: Optional weights broadcastable to the unreduced loss.
         reduction: ``"none"`` | ``"mean"`` | ``"sum"``.
 
@@ -129,8 +137,8 @@ def sigmoid_dice_loss(
     """
     smooth = check_scalar(smooth, "smooth", low=0.0, high=float("inf"), high_inclusive=False)
     p, kind = prepare_logits(logits, target, ignore_index, "sigmoid", "sigmoid_dice_loss")
-    loss, mask = _dice(p, target, kind, smooth, include_background, batch, ignore_index)
-    return reduce_loss(loss, reduction, sample_weight, mask=mask, dtype=out_dtype(logits))
+    loss, mask = _dice(p, target, kind, smooth, include_background, batch, ignore_index, distributed)
+    return _reduce_shared(loss, reduction, sample_weight, mask, distributed, not batch, out_dtype(logits))
 
 
 def _check_dice_module(smooth: float, **_: object) -> None:
@@ -155,6 +163,7 @@ def softmax_generalized_dice_loss(
     include_background: bool = True,
     batch: bool = False,
     ignore_index: int | None = None,
+    distributed: bool = False,
     sample_weight: torch.Tensor | None = None,
     reduction: str = "mean",
 ) -> torch.Tensor:
@@ -176,6 +185,9 @@ def softmax_generalized_dice_loss(
         include_background: Keep channel 0; ``False`` drops it.
         batch: Pool the sums and weights over the batch instead of per sample.
         ignore_index: Label of index targets to ignore; must lie outside ``[0, C)``.
+        distributed: With ``batch=True``, all-reduce the class sums over the processes (differentiably), so N
+            processes on N shards give the whole-batch loss, each returning its ``1/N`` share; with
+            ``batch=False`` the mean divides by the global number of entries (as :func:`losslab.dice_loss`).
         sample_weight: Optional weights broadcastable to the unreduced loss ``(N,)``.
         reduction: ``"none"`` | ``"mean"`` | ``"sum"``.
 
@@ -201,7 +213,7 @@ def softmax_generalized_dice_loss(
     check_choice(absent_weight, "absent_weight", ABSENT_WEIGHTS)
     smooth = check_scalar(smooth, "smooth", low=0.0, high=float("inf"), high_inclusive=False)
     p, kind = prepare_logits(logits, target, ignore_index, "softmax", "softmax_generalized_dice_loss")
-    tp, fp, fn, mask = region_sums(p, target, kind, ignore_index, batch)
+    tp, fp, fn, mask = region_sums(p, target, kind, ignore_index, batch, distributed)
     tp, fp, fn = keep_classes(include_background, p.shape[1], tp, fp, fn)
     w = _gdl_weights((tp + fn).detach(), weight_type, absent_weight)  # G_c = tp + fn
     num = 2.0 * (w * tp).sum(-1) + smooth
@@ -210,7 +222,7 @@ def softmax_generalized_dice_loss(
     mask = mask.squeeze(-1)
     if batch:
         loss, mask = loss.squeeze(0), mask.squeeze(0)
-    return reduce_loss(loss, reduction, sample_weight, mask=mask, dtype=out_dtype(logits))
+    return _reduce_shared(loss, reduction, sample_weight, mask, distributed, not batch, out_dtype(logits))
 
 
 def _check_gdl_module(weight_type: str, absent_weight: str, smooth: float, **_: object) -> None:
@@ -225,17 +237,17 @@ class SoftmaxGeneralizedDiceLoss(LossModule, function=softmax_generalized_dice_l
 
 def _tversky_logits(
     link: str, name: str, logits: torch.Tensor, target: torch.Tensor, alpha: float, beta: float, smooth: float,
-    include_background: bool, batch: bool, ignore_index: int | None, sample_weight: torch.Tensor | None,
-    reduction: str,
+    include_background: bool, batch: bool, ignore_index: int | None, distributed: bool,
+    sample_weight: torch.Tensor | None, reduction: str,
 ) -> torch.Tensor:
     alpha, beta, smooth = check_tversky(alpha, beta, smooth)
     p, kind = prepare_logits(logits, target, ignore_index, link, name)
-    tp, fp, fn, mask = region_sums(p, target, kind, ignore_index, batch)
+    tp, fp, fn, mask = region_sums(p, target, kind, ignore_index, batch, distributed)
     tp, fp, fn = keep_classes(include_background, p.shape[1], tp, fp, fn)
     loss = 1.0 - tversky_index(tp, fp, fn, alpha, beta, smooth)
     if batch:
         loss, mask = loss.squeeze(0), mask.squeeze(0)
-    return reduce_loss(loss, reduction, sample_weight, mask=mask, dtype=out_dtype(logits))
+    return _reduce_shared(loss, reduction, sample_weight, mask, distributed, not batch, out_dtype(logits))
 
 
 def softmax_tversky_loss(
@@ -248,6 +260,7 @@ def softmax_tversky_loss(
     include_background: bool = True,
     batch: bool = False,
     ignore_index: int | None = None,
+    distributed: bool = False,
     sample_weight: torch.Tensor | None = None,
     reduction: str = "mean",
 ) -> torch.Tensor:
@@ -268,6 +281,9 @@ def softmax_tversky_loss(
         include_background: Keep channel 0; ``False`` drops it.
         batch: Pool the sums over the batch instead of per sample.
         ignore_index: Label of index targets to ignore; must lie outside ``[0, C)``.
+        distributed: With ``batch=True``, all-reduce the class sums over the processes (differentiably), so N
+            processes on N shards give the whole-batch loss, each returning its ``1/N`` share; with
+            ``batch=False`` the mean divides by the global number of entries (as :func:`losslab.dice_loss`).
         sample_weight: Optional weights broadcastable to the unreduced loss.
         reduction: ``"none"`` | ``"mean"`` | ``"sum"``.
 
@@ -290,7 +306,7 @@ def softmax_tversky_loss(
     """
     return _tversky_logits(
         "softmax", "softmax_tversky_loss", logits, target, alpha, beta, smooth, include_background, batch,
-        ignore_index, sample_weight, reduction,
+        ignore_index, distributed, sample_weight, reduction,
     )
 
 
@@ -304,6 +320,7 @@ def sigmoid_tversky_loss(
     include_background: bool = True,
     batch: bool = False,
     ignore_index: int | None = None,
+    distributed: bool = False,
     sample_weight: torch.Tensor | None = None,
     reduction: str = "mean",
 ) -> torch.Tensor:
@@ -324,6 +341,9 @@ def sigmoid_tversky_loss(
         include_background: Keep channel 0; ``False`` drops it (needs ``C >= 2``).
         batch: Pool the sums over the batch instead of per sample.
         ignore_index: Label of index targets to ignore; must lie outside ``[0, C)``.
+        distributed: With ``batch=True``, all-reduce the class sums over the processes (differentiably), so N
+            processes on N shards give the whole-batch loss, each returning its ``1/N`` share; with
+            ``batch=False`` the mean divides by the global number of entries (as :func:`losslab.dice_loss`).
         sample_weight: Optional weights broadcastable to the unreduced loss.
         reduction: ``"none"`` | ``"mean"`` | ``"sum"``.
 
@@ -346,7 +366,7 @@ def sigmoid_tversky_loss(
     """
     return _tversky_logits(
         "sigmoid", "sigmoid_tversky_loss", logits, target, alpha, beta, smooth, include_background, batch,
-        ignore_index, sample_weight, reduction,
+        ignore_index, distributed, sample_weight, reduction,
     )
 
 

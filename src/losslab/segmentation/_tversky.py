@@ -7,8 +7,7 @@ import torch
 from .._checks import check_scalar
 from .._module import LossModule
 from .._numerics import safe_div
-from .._reduction import reduce_loss
-from ._common import _prepare
+from ._common import _prepare, _reduce_shared
 from ._helpers import keep_classes, out_dtype, region_sums
 
 
@@ -47,6 +46,7 @@ def tversky_loss(
     include_background: bool = True,
     batch: bool = False,
     ignore_index: int | None = None,
+    distributed: bool = False,
     sample_weight: torch.Tensor | None = None,
     reduction: str = "mean",
 ) -> torch.Tensor:
@@ -75,6 +75,9 @@ def tversky_loss(
         batch: Pool the sums over the batch (one index per class for the whole batch) instead of per sample.
         ignore_index: Label of index targets to ignore: those positions leave all three sums. A sample (or
             batch) with nothing left gives 0 and is left out of the mean. Must lie outside ``[0, C)``.
+        distributed: With ``batch=True``, all-reduce the class sums over the processes (differentiably), so N
+            processes on N shards give the whole-batch loss, each returning its ``1/N`` share; with
+            ``batch=False`` the mean divides by the global number of entries (as :func:`losslab.dice_loss`).
         sample_weight: Optional weights broadcastable to the unreduced loss (e.g. per-class ``(C,)``).
         reduction: ``"none"`` | ``"mean"`` | ``"sum"``.
 
@@ -107,12 +110,12 @@ def tversky_loss(
     """
     alpha, beta, smooth = check_tversky(alpha, beta, smooth)
     p, target, kind = _prepare(probs, target, ignore_index, "tversky_loss")
-    tp, fp, fn, mask = region_sums(p, target, kind, ignore_index, batch)
+    tp, fp, fn, mask = region_sums(p, target, kind, ignore_index, batch, distributed)
     tp, fp, fn = keep_classes(include_background, p.shape[1], tp, fp, fn)
     loss = 1.0 - tversky_index(tp, fp, fn, alpha, beta, smooth)
     if batch:
         loss, mask = loss.squeeze(0), mask.squeeze(0)
-    return reduce_loss(loss, reduction, sample_weight, mask=mask, dtype=out_dtype(probs))
+    return _reduce_shared(loss, reduction, sample_weight, mask, distributed, not batch, out_dtype(probs))
 
 
 def _check_tversky_module(alpha: float, beta: float, smooth: float, **_: object) -> None:
@@ -134,6 +137,7 @@ def focal_tversky_loss(
     include_background: bool = True,
     batch: bool = False,
     ignore_index: int | None = None,
+    distributed: bool = False,
     sample_weight: torch.Tensor | None = None,
     reduction: str = "mean",
 ) -> torch.Tensor:
@@ -159,6 +163,9 @@ def focal_tversky_loss(
         include_background: Keep channel 0; ``False`` drops it (needs ``C >= 2``).
         batch: Pool the sums over the batch instead of per sample.
         ignore_index: Label of index targets to ignore (as :func:`losslab.tversky_loss`).
+        distributed: With ``batch=True``, all-reduce the class sums over the processes (differentiably), so N
+            processes on N shards give the whole-batch loss, each returning its ``1/N`` share; with
+            ``batch=False`` the mean divides by the global number of entries (as :func:`losslab.dice_loss`).
         sample_weight: Optional weights broadcastable to the unreduced loss.
         reduction: ``"none"`` | ``"mean"`` | ``"sum"``.
 
@@ -189,12 +196,12 @@ def focal_tversky_loss(
     alpha, beta, smooth = check_tversky(alpha, beta, smooth)
     gamma = check_gamma(gamma)
     p, target, kind = _prepare(probs, target, ignore_index, "focal_tversky_loss")
-    tp, fp, fn, mask = region_sums(p, target, kind, ignore_index, batch)
+    tp, fp, fn, mask = region_sums(p, target, kind, ignore_index, batch, distributed)
     tp, fp, fn = keep_classes(include_background, p.shape[1], tp, fp, fn)
     loss = focal_power(1.0 - tversky_index(tp, fp, fn, alpha, beta, smooth), gamma)
     if batch:
         loss, mask = loss.squeeze(0), mask.squeeze(0)
-    return reduce_loss(loss, reduction, sample_weight, mask=mask, dtype=out_dtype(probs))
+    return _reduce_shared(loss, reduction, sample_weight, mask, distributed, not batch, out_dtype(probs))
 
 
 def _check_focal_tversky_module(alpha: float, beta: float, gamma: float, smooth: float, **_: object) -> None:
