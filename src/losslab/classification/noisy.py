@@ -405,7 +405,7 @@ class SymmetricCrossEntropyLoss(LossModule, function=symmetric_cross_entropy, va
 
 def _normalized_focal(t: ClassTarget, log_p: torch.Tensor, gamma: float) -> torch.Tensor:
     r"""NFL :math:`\sum_c w_c y_c (1-p_c)^\gamma(-\log p_c) / \sum_k (1-p_k)^\gamma(-\log p_k)`; NCE at gamma=0."""
-    focal = safe_pow(one_minus(log_p), gamma) * -log_p
+    focal = -log_p if gamma == 0.0 else safe_pow(one_minus(log_p), gamma) * -log_p
     return t.expect(lambda f: f, focal) / focal.sum(1)
 
 
