@@ -3,6 +3,7 @@ geometry, independent of losslab's), hand-worked boxes, limit cases and degenera
 
 from __future__ import annotations
 
+import functools
 import math
 
 import pytest
@@ -176,7 +177,7 @@ def test_alpha_iou_hand_value():
         lambda b, t: scylla_iou_loss(b, t, reduction="none"),
         lambda b, t: scylla_iou_loss(b, t, eps=0.0, theta=0.5, reduction="none"),
         *[
-            (lambda k, a: lambda b, t: alpha_iou_loss(b, t, alpha=a, kind=k, eps=0.0, reduction="none"))(k, a)
+            functools.partial(alpha_iou_loss, alpha=a, kind=k, eps=0.0, reduction="none")
             for k in ("iou", "giou", "diou", "ciou")
             for a in (0.5, 3.0)
         ],
