@@ -219,8 +219,11 @@ def sigmoid_focal_loss(
         ``gamma < 1``): :math:`p` and :math:`1 - p` are two sigmoids (:math:`\sigma(x)`, :math:`\sigma(-x)`), each
         accurate to a few ulps relative; :math:`1 - p_t = (1-y)\,\sigma(x) + y\,\sigma(-x)` is a convex combination
         of the two; the focal factor is its power; the cross-entropy is
-        :math:`\operatorname{softplus}(x) - yx = \max(x, 0) - yx - \log\sigma(|x|)` (absolute accuracy of one ulp of
-        1, as in ``F.binary_cross_entropy_with_logits``). A custom autograd Function supplies the closed-form
+        :math:`\operatorname{softplus}(x) - yx = (1-y)\max(x, 0) + y\max(-x, 0) + \log(1 + e^{-|x|})`, two
+        non-negative terms each accurate to a few ulps relative (``F.binary_cross_entropy_with_logits`` is
+        accurate only to one ulp of 1, which the gradients would divide by :math:`1 - p_t`). Values and both
+        gradients match a float64 evaluation of the formula to a few float32 ulps relative at every logit
+        (tests/test_differential_focal.py). A custom autograd Function supplies the closed-form
         gradient (see ``_sigmoid_focal_backward``), in which :math:`(1-p_t)^{\gamma-1}` only appears inside a
         ratio bounded by 1; it saves only its inputs and gives first derivatives only (no double backward).
         Gradients also flow to a ``target`` that requires them. float16/bfloat16 inputs are computed in float32
