@@ -38,6 +38,8 @@ def _ref_softmax(logits, target, classes="present", per_image=False, ignore=None
     for p, t in images:
         keep = t != ignore if ignore is not None else torch.ones_like(t, dtype=torch.bool)
         p, t = p[:, keep], t[keep]
+        if not keep.any():
+            continue  # nothing left to measure: left out of the mean (Berman's code would count a 0 here)
         per_class = []
         for k in range(c):
             fg = (t == k).tolist()
@@ -104,6 +106,16 @@ def test_lovasz_softmax_ignore_index_drops_the_pixels(per_image):
     target[2, 1, 1] = 255
     ref = _ref_softmax(logits, target, "present", per_image, ignore=255)
     torch.testing.assert_close(lovasz_softmax_loss(logits, target, per_image=per_image, ignore_index=255), ref)
+
+
+def test_a_fully_ignored_image_is_left_out_of_the_mean():
+    logits, target = _case(seed=7)
+    target[1] = 255
+    for classes in ("present", "all"):
+        none = lovasz_softmax_loss(logits, target, classes=classes, per_image=True, ignore_index=255, reduction="none")
+        assert none[1] == 0
+        mean = lovasz_softmax_loss(logits, target, classes=classes, per_image=True, ignore_index=255)
+        torch.testing.assert_close(mean, none[[0, 2]].mean())
 
 
 def test_lovasz_softmax_at_hard_predictions_is_one_minus_iou():
@@ -193,3 +205,37 @@ def test_lovasz_hinge_errors():
         lovasz_hinge_loss(logits, torch.ones(2, 1, 3, 3, dtype=torch.long), ignore_index=1)
     with pytest.raises(ValueError, match="target: expected the shape of logits"):
         lovasz_hinge_loss(logits, torch.ones(2, 3, 3, 3))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# hypothesis: ties (integer logits), ignored pixels, any shape
+
+
+hypothesis = pytest.importorskip("hypothesis")
+st = hypothesis.strategies
+
+
+@hypothesis.settings(max_examples=25, deadline=None)
+@hypothesis.given(
+    n=st.integers(1, 3), h=st.integers(1, 4), w=st.integers(1, 4), c=st.integers(2, 4), seed=st.integers(0, 2**16),
+    per_image=st.booleans(), classes=st.sampled_from(["present", "all"]), ignore=st.booleans(),
+)
+def test_lovasz_softmax_against_the_definition_with_ties(n, h, w, c, seed, per_image, classes, ignore):
+    g = torch.Generator().manual_seed(seed)
+    logits = torch.randint(-2, 3, (n, c, h, w), generator=g).double()  # many equal errors: the order of ties is free
+    target = torch.randint(0, c, (n, h, w), generator=g)
+    if ignore:
+        target[torch.rand(n, h, w, generator=g) < 0.3] = -1
+    kw = dict(classes=classes, per_image=per_image, ignore_index=-1 if ignore else None)
+    ref = _ref_softmax(logits, target, classes, per_image, ignore=-1 if ignore else None)
+    # the reference averages over the images that have a class left; so does the mean over the unmasked entries
+    torch.testing.assert_close(lovasz_softmax_loss(logits, target, **kw), ref)
+
+
+@hypothesis.settings(max_examples=25, deadline=None)
+@hypothesis.given(n=st.integers(1, 3), length=st.integers(1, 12), seed=st.integers(0, 2**16), per_image=st.booleans())
+def test_lovasz_hinge_against_the_definition_with_ties(n, length, seed, per_image):
+    g = torch.Generator().manual_seed(seed)
+    logits = torch.randint(-2, 3, (n, length), generator=g).double()
+    labels = torch.randint(0, 2, (n, length), generator=g)
+    torch.testing.assert_close(lovasz_hinge_loss(logits, labels, per_image=per_image), _ref_hinge(logits, labels, per_image))

@@ -6,7 +6,7 @@ import math
 
 import torch
 
-from .._checks import check_choice, check_floating, check_min_ndim, check_tensor, check_values_in
+from .._checks import check_choice, check_finite, check_floating, check_min_ndim, check_tensor, check_values_in
 from .._module import LossModule
 from .._numerics import upcast
 from .._reduction import reduce_loss
@@ -71,7 +71,8 @@ def lovasz_softmax_loss(
         per_image: ``False`` (default, the authors'): one loss over all pixels of the batch, as for the IoU of a
             dataset; ``True``: one loss per image, then the mean over the images.
         ignore_index: Label of pixels to leave out; must lie outside ``[0, C)``. An image (or batch) with no
-            pixel left, or with no class present, gives 0 and is left out of the mean.
+            pixel left, or with no class present, gives 0 and is left out of the mean (the authors' code counts
+            it as a 0 in the mean over images).
         sample_weight: Optional weights broadcastable to the unreduced loss (``(N,)`` with ``per_image=True``).
         reduction: ``"none"`` | ``"mean"`` | ``"sum"``.
 
@@ -117,6 +118,7 @@ def lovasz_softmax_loss(
             f"target: expected class indices of shape {tuple(logits.shape[:1] + logits.shape[2:])} (the Jaccard "
             f"loss needs hard labels), got a dense target of shape {tuple(target.shape)}; use target.argmax(1)"
         )
+    check_finite(logits, "logits", "lovasz_softmax_loss")
     (x,) = upcast(logits)
     p = torch.softmax(x, dim=1).flatten(2)
     t = target.reshape(n, 1, p.shape[-1])
@@ -176,7 +178,7 @@ def lovasz_hinge_loss(
         per_image: ``True`` (default, the authors'): one loss per image, then the mean; ``False``: one loss over
             all pixels of the batch.
         ignore_index: Label of integer targets to leave out (e.g. 255); must not be 0 or 1. An image with no
-            pixel left gives 0 and is left out of the mean.
+            pixel left gives 0 and is left out of the mean (the authors' code counts it as a 0).
         sample_weight: Optional weights broadcastable to the unreduced loss (``(N,)`` with ``per_image=True``).
         reduction: ``"none"`` | ``"mean"`` | ``"sum"``.
 
@@ -221,6 +223,7 @@ def lovasz_hinge_loss(
             raise ValueError("ignore_index: only applies to integer targets; got a floating target")
     allowed = (0.0, 1.0) if ignore_index is None else (0.0, 1.0, float(ignore_index))
     check_values_in(target, "target", allowed, "expected binary labels (1 = foreground)")
+    check_finite(logits, "logits", "lovasz_hinge_loss")
     (x,) = upcast(logits)
     n = x.shape[0]
     x = x.reshape(n, math.prod(x.shape[1:]))
