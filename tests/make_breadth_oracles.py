@@ -75,7 +75,8 @@ def main() -> None:
             "there (Keras' best other score is 0).",
             "cosine": "keras.losses.cosine_similarity(vec_true, vec_pred, axis=-1) = -cos; optax.losses."
             "cosine_distance(vec_pred, vec_true, epsilon=1e-16) = 1 - cos (norms floored at 1e-8).",
-            "poly1": "optax.losses.poly_loss_cross_entropy(logits, labels, epsilon): CE + epsilon * sum(labels * (1 - p)).",
+            "poly1": "optax.losses.poly_loss_cross_entropy(logits, labels, epsilon): "
+            "CE + epsilon * sum(labels * (1 - p)).",
         },
         "inputs": {
             "logits": logits.tolist(), "index": index.tolist(), "soft": soft.tolist(), "scores": scores.tolist(),

@@ -92,7 +92,8 @@ def test_asl_limits_and_hand_value():
                                F.binary_cross_entropy_with_logits(logits, target, reduction="none"))
     # a negative with p = 0.25: p_m = 0.2, loss = 0.2^4 * -log(0.8)
     x = torch.tensor([math.log(1 / 3)], dtype=D)
-    torch.testing.assert_close(asymmetric_loss(x, torch.zeros(1, dtype=D)), torch.tensor(0.2**4 * -math.log(0.8), dtype=D))
+    torch.testing.assert_close(asymmetric_loss(x, torch.zeros(1, dtype=D)),
+                               torch.tensor(0.2**4 * -math.log(0.8), dtype=D))
     # a negative below the margin costs nothing and has no gradient
     x = torch.tensor([-4.0], dtype=D, requires_grad=True)  # p = 0.018 < 0.05
     loss = asymmetric_loss(x, torch.zeros(1, dtype=D))
@@ -128,7 +129,8 @@ def test_asl_errors_and_module():
     with pytest.raises(ValueError, match="clip: expected"):
         AsymmetricLoss(clip=-0.1)
     m = AsymmetricLoss(gamma_pos=1.0, gamma_neg=2.0, clip=0.0)
-    torch.testing.assert_close(m(logits, target), asymmetric_loss(logits, target, gamma_pos=1.0, gamma_neg=2.0, clip=0.0))
+    torch.testing.assert_close(m(logits, target),
+                               asymmetric_loss(logits, target, gamma_pos=1.0, gamma_neg=2.0, clip=0.0))
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -233,7 +235,8 @@ def test_logit_adjusted_errors_and_module():
     prior = torch.tensor([0.5, 0.25, 0.15, 0.07, 0.03])
     m = LogitAdjustedCrossEntropyLoss(class_prior=prior, tau=1.5)
     assert "class_prior" in dict(m.named_buffers())
-    torch.testing.assert_close(m(logits, index), logit_adjusted_cross_entropy(logits, index, class_prior=prior, tau=1.5))
+    torch.testing.assert_close(m(logits, index),
+                               logit_adjusted_cross_entropy(logits, index, class_prior=prior, tau=1.5))
 
 
 # ---------------------------------------------------------------------------------------------------------------

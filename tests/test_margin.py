@@ -92,7 +92,8 @@ def test_categorical_hinge_matches_keras_oracle():
     ref = case["keras_tf_backend_float64"]
     torch.testing.assert_close(categorical_hinge_loss(s, y, reduction="none"),
                                torch.tensor(ref["per_sample_reduction_None"], dtype=D), rtol=1e-12, atol=1e-12)
-    torch.testing.assert_close(categorical_hinge_loss(s, y.argmax(1)), torch.tensor(ref["sum_over_batch_size"], dtype=D))
+    torch.testing.assert_close(categorical_hinge_loss(s, y.argmax(1)),
+                               torch.tensor(ref["sum_over_batch_size"], dtype=D))
     sw = torch.tensor(keras["inputs"]["sample_weight"], dtype=D)
     torch.testing.assert_close(categorical_hinge_loss(s, y, sample_weight=sw, reduction="sum") / 4,
                                torch.tensor(ref["sample_weight_sum_over_batch_size"], dtype=D))
@@ -128,8 +129,10 @@ def test_categorical_hinge_hand_values_and_options():
     torch.testing.assert_close(categorical_hinge_loss(s, one_hot, reduction="none"),
                                categorical_hinge_loss(s, y, reduction="none"))
     w = torch.tensor([2.0, 1.0, 0.5], dtype=D)
-    torch.testing.assert_close(categorical_hinge_loss(s, y, class_weight=w), torch.tensor((2 * 0 + 0.5 * 1.2 + 2 * 3) / 4.5, dtype=D))
-    torch.testing.assert_close(categorical_hinge_loss(s, torch.tensor([0, 2, 255]), ignore_index=255), torch.tensor(0.6, dtype=D))
+    torch.testing.assert_close(categorical_hinge_loss(s, y, class_weight=w),
+                               torch.tensor((2 * 0 + 0.5 * 1.2 + 2 * 3) / 4.5, dtype=D))
+    torch.testing.assert_close(categorical_hinge_loss(s, torch.tensor([0, 2, 255]), ignore_index=255),
+                               torch.tensor(0.6, dtype=D))
     # spatial dims, gradients equal to the subgradient of the Crammer-Singer hinge
     scores, index = _data(n=2, spatial=(3,))
     x = scores.clone().requires_grad_()

@@ -177,7 +177,8 @@ def test_taylor_limits():
                                softmax_cross_entropy(logits, index, reduction="none"), rtol=1e-6, atol=1e-8)
     # bounded by the harmonic number H_t
     bad = torch.tensor([[-1e4, 1e4]], dtype=D)
-    torch.testing.assert_close(taylor_cross_entropy(bad, torch.tensor([0]), order=3), torch.tensor(1 + 1 / 2 + 1 / 3, dtype=D))
+    torch.testing.assert_close(taylor_cross_entropy(bad, torch.tensor([0]), order=3),
+                               torch.tensor(1 + 1 / 2 + 1 / 3, dtype=D))
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -400,12 +401,14 @@ def test_modules():
     (lambda x, y: taylor_cross_entropy(x, y, order=2.0), TypeError, "order: expected an int >= 1, got float"),
     (lambda x, y: reverse_cross_entropy(x, y, log_zero=0.0), ValueError, r"log_zero: expected a value in \(-inf, 0\)"),
     (lambda x, y: symmetric_cross_entropy(x, y, alpha=-1.0), ValueError, "alpha: expected a value in"),
-    (lambda x, y: bootstrapped_cross_entropy(x, y, mode="mixed"), ValueError, r"mode: expected one of \('soft', 'hard'\)"),
+    (lambda x, y: bootstrapped_cross_entropy(x, y, mode="mixed"), ValueError,
+     r"mode: expected one of \('soft', 'hard'\)"),
     (lambda x, y: bootstrapped_cross_entropy(x, y, beta=1.5), ValueError, r"beta: expected a value in \[0, 1\]"),
     (lambda x, y: normalized_cross_entropy(x, y.float()), TypeError, "target: class indices of shape"),
     (lambda x, y: normalized_cross_entropy(x, y + 10), ValueError, r"target: expected class indices in \[0, 4\]"),
     (lambda x, y: normalized_cross_entropy(x[:, :1], y * 0), ValueError, "logits: expected at least 2 classes"),
-    (lambda x, y: generalized_cross_entropy(x, y, class_weight=torch.ones(3)), ValueError, r"class_weight: expected shape \(5,\)"),
+    (lambda x, y: generalized_cross_entropy(x, y, class_weight=torch.ones(3)), ValueError,
+     r"class_weight: expected shape \(5,\)"),
     (lambda x, y: generalized_cross_entropy(x, y, reduction="avg"), ValueError, "reduction: expected one of"),
 ])
 def test_errors(call, error, match):

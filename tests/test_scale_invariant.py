@@ -45,12 +45,14 @@ def test_mape_hand_values_and_eps():
     torch.testing.assert_close(mean_absolute_percentage_error(p, y, reduction="none"), expected)
     torch.testing.assert_close(mean_absolute_percentage_error(p[3:], y[3:], eps=0.5), torch.tensor(600.0, dtype=D))
     # scale-invariant: scaling prediction and target together changes nothing
-    torch.testing.assert_close(mean_absolute_percentage_error(7 * p[:3], 7 * y[:3]), mean_absolute_percentage_error(p[:3], y[:3]))
+    torch.testing.assert_close(mean_absolute_percentage_error(7 * p[:3], 7 * y[:3]),
+                               mean_absolute_percentage_error(p[:3], y[:3]))
     with pytest.raises(ValueError, match=r"eps: expected a value in \(0, inf\)"):
         mean_absolute_percentage_error(p, y, eps=0.0)
     with pytest.raises(ValueError, match="target: expected finite values"):
         mean_absolute_percentage_error(p, torch.full_like(y, float("nan")))
-    torch.testing.assert_close(MeanAbsolutePercentageError(eps=1e-3)(p, y), mean_absolute_percentage_error(p, y, eps=1e-3))
+    torch.testing.assert_close(MeanAbsolutePercentageError(eps=1e-3)(p, y),
+                               mean_absolute_percentage_error(p, y, eps=1e-3))
 
 
 def test_cosine_matches_optax_keras_torch(oracle):

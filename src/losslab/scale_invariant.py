@@ -154,7 +154,9 @@ def cosine_similarity_loss(
     dim, eps = _check_cosine(dim=dim, eps=eps)
     p, y = _check_pair(pred, target)
     if not -p.ndim <= dim < p.ndim:
-        raise ValueError(f"dim: expected a dimension of pred {tuple(pred.shape)} (in [{-p.ndim}, {p.ndim - 1}]), got {dim}")
+        raise ValueError(
+            f"dim: expected a dimension of pred {tuple(pred.shape)} (in [{-p.ndim}, {p.ndim - 1}]), got {dim}"
+        )
     # x / max(||x||, eps) (F.normalize): finite value and gradient at a zero vector, where it is x / eps
     loss = 1.0 - (F.normalize(p, dim=dim, eps=eps) * F.normalize(y, dim=dim, eps=eps)).sum(dim)
     return reduce_loss(loss, reduction, sample_weight, dtype=out_dtype(pred))

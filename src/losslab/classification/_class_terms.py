@@ -146,7 +146,8 @@ def safe_pow(base: torch.Tensor, exponent: float) -> torch.Tensor:
 
 
 def check_class_vector(x: torch.Tensor, name: str, num_classes: int | None, *, positive: bool) -> torch.Tensor:
-    """A per-class vector ``(C,)`` (``C = num_classes`` when given): real, finite, ``> 0`` (``positive``) or ``>= 0``."""
+    """A per-class vector ``(C,)`` (``C = num_classes`` when given): real, finite, ``> 0`` (``positive``) or
+    ``>= 0``."""
     check_tensor(x, name)
     if x.is_complex() or x.dtype == torch.bool:
         raise TypeError(f"{name}: expected a real tensor, got dtype {x.dtype}")

@@ -365,7 +365,9 @@ def class_balanced_weights(
         try:
             counts = torch.tensor(counts, dtype=torch.float64)
         except (TypeError, ValueError, RuntimeError):
-            raise TypeError(f"counts: expected a tensor or a sequence of numbers, got {type(counts).__name__}") from None
+            raise TypeError(
+                f"counts: expected a tensor or a sequence of numbers, got {type(counts).__name__}"
+            ) from None
     if counts.is_complex() or counts.dtype == torch.bool:
         raise TypeError(f"counts: expected real numbers, got dtype {counts.dtype}")
     if counts.ndim != 1 or counts.shape[0] == 0:

@@ -167,7 +167,8 @@ def multiclass_hinge_loss(
     if t.index is None:
         raise ValueError(
             f"target: multiclass_hinge_loss takes class indices of shape {tuple(pred.shape[:1] + pred.shape[2:])}, "
-            f"got dense targets {tuple(target.shape)}; for one-hot labels use categorical_hinge_loss or target.argmax(1)"
+            f"got dense targets {tuple(target.shape)}; for one-hot labels use categorical_hinge_loss or "
+            f"target.argmax(1)"
         )
     (s,) = upcast(pred)
     violation = torch.relu(margin - t.gather(s).unsqueeze(1) + s)

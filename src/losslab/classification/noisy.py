@@ -4,7 +4,7 @@ Cross-entropy is unbounded: a confidently mislabelled example costs :math:`-\log
 keeps pulling the model toward memorizing the wrong label. The losses here bound that pull in different ways:
 
 * :func:`generalized_cross_entropy` interpolates between cross-entropy (``q -> 0``) and the bounded mean absolute
-  error (``q = 1``) [Zhang2018]_;
+  error (``q = 1``) [ZhangSabuncu2018]_;
 * :func:`taylor_cross_entropy` truncates the Taylor series of :math:`-\log p_y` around :math:`p_y = 1` [Feng2020]_;
 * :func:`reverse_cross_entropy` swaps the roles of prediction and label; :func:`symmetric_cross_entropy` adds it to
   cross-entropy [Wang2019]_;
@@ -80,8 +80,8 @@ def _log_probs(logits: torch.Tensor) -> torch.Tensor:
 
 def _reduce(loss: torch.Tensor, t: ClassTarget, sample_weight: torch.Tensor | None, reduction: str,
             like: torch.Tensor) -> torch.Tensor:
-    return reduce_loss(loss, reduction, sample_weight, mask=t.mask, normalizer=t.normalizer(loss, sample_weight, reduction),
-                       dtype=out_dtype(like))
+    normalizer = t.normalizer(loss, sample_weight, reduction)
+    return reduce_loss(loss, reduction, sample_weight, mask=t.mask, normalizer=normalizer, dtype=out_dtype(like))
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -102,8 +102,8 @@ def generalized_cross_entropy(
 
     The negative Box-Cox transform of the labelled class's probability: cross-entropy in the limit
     :math:`q \to 0`, the bounded mean absolute error :math:`1 - p_y` at :math:`q = 1`; in between it keeps most
-    of cross-entropy's fast training while bounding the pull of wrong labels by :math:`1/q` [Zhang2018]_. With
-    :math:`p = \mathrm{softmax}(x)`:
+    of cross-entropy's fast training while bounding the pull of wrong labels by :math:`1/q`
+    [ZhangSabuncu2018]_. With :math:`p = \mathrm{softmax}(x)`:
 
     .. math::
         \ell = \frac{1 - p_y^{\,q}}{q}
@@ -141,7 +141,7 @@ def generalized_cross_entropy(
         tensor([0.1601, 0.9463])
 
     References:
-        .. [Zhang2018] Z. Zhang, M. R. Sabuncu. "Generalized Cross Entropy Loss for Training Deep Neural Networks
+        .. [ZhangSabuncu2018] Z. Zhang, M. R. Sabuncu. "Generalized Cross Entropy Loss for Training Deep Neural Networks
            with Noisy Labels." NeurIPS 2018. https://arxiv.org/abs/1805.07836
     """
     check_reduction(reduction)
