@@ -6,16 +6,16 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from .._checks import check_floating, check_in_range, check_same_shape, check_scalar, validation_enabled
+from .._checks import check_finite, check_floating, check_in_range, check_same_shape, check_scalar, validation_enabled
 from .._module import LossModule
 from .._numerics import upcast
-from .._reduction import reduce_loss
+from .._reduction import check_normalizer, reduce_loss
 
 
 def _check_normalizer(normalizer: object) -> None:
-    if normalizer is None or isinstance(normalizer, torch.Tensor):
-        return
-    check_scalar(normalizer, "normalizer", low=0.0)
+    """``reduce_loss``'s normalizer check, up front."""
+    if normalizer is not None:
+        check_normalizer(normalizer)
 
 
 def _abs_pow(d: torch.Tensor, p: float) -> torch.Tensor:
@@ -32,6 +32,7 @@ def _quality_pair(logits: torch.Tensor, target: torch.Tensor, hint: str) -> tupl
     check_floating(target, "target")
     check_same_shape(logits, target, "logits", "target")
     check_in_range(target.detach(), "target", 0.0, 1.0, hint)
+    check_finite(logits, "logits")
     x, y = upcast(logits, target)
     return x, y.to(x.dtype)
 
@@ -166,6 +167,7 @@ def distribution_focal_loss(
         raise ValueError(f"target: expected shape {tuple(shape)} (logits' without the bin dim 1), got {tuple(target.shape)}")
     n = logits.shape[1] - 1
     check_in_range(target.detach(), "target", 0.0, float(n), f"distances in bin units, in [0, n] with n = {n}")
+    check_finite(logits, "logits")
     x, y = upcast(logits, target)
     y = y.detach().to(x.dtype)
     left = y.floor().clamp(0, n - 1)
