@@ -41,7 +41,7 @@ def _ref_softmax(logits, target, classes="present", per_image=False, ignore=None
         if not keep.any():
             continue  # nothing left to measure: left out of the mean (Berman's code would count a 0 here)
         per_class = []
-        for k in range(c):
+        for k in range(c) if isinstance(classes, str) else classes:
             fg = (t == k).tolist()
             if classes == "present" and not any(fg):
                 continue
@@ -82,7 +82,7 @@ def _case(n=3, c=4, spatial=(5, 4), seed=0, scale=2.0):
 # Lovász-softmax
 
 
-@pytest.mark.parametrize("classes", ["present", "all"])
+@pytest.mark.parametrize("classes", ["present", "all", [3, 1]])
 @pytest.mark.parametrize("per_image", [False, True])
 def test_lovasz_softmax_matches_the_definition(classes, per_image):
     logits, target = _case()
@@ -150,6 +150,10 @@ def test_lovasz_softmax_errors():
         lovasz_softmax_loss(logits, target.unsqueeze(1))
     with pytest.raises(ValueError, match="classes: expected one of"):
         LovaszSoftmaxLoss(classes="some")
+    with pytest.raises(ValueError, match=r"classes: expected distinct class indices in \[0, 3\]"):
+        lovasz_softmax_loss(logits, target, classes=[1, 4])
+    with pytest.raises(TypeError, match="classes: expected 'present', 'all' or a non-empty sequence"):
+        LovaszSoftmaxLoss(classes=[])
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import torch
 
@@ -43,7 +44,7 @@ def lovasz_softmax_loss(
     logits: torch.Tensor,
     target: torch.Tensor,
     *,
-    classes: str = "present",
+    classes: str | Sequence[int] = "present",
     per_image: bool = False,
     ignore_index: int | None = None,
     sample_weight: torch.Tensor | None = None,
@@ -67,7 +68,8 @@ def lovasz_softmax_loss(
             rejected with a hint to squeeze the channel.
         classes: ``"present"`` (default, the authors'): average over the classes present in the target (of the
             image, or of the batch); ``"all"``: over all ``C`` classes (an absent class contributes its largest
-            probability).
+            probability); or a sequence of class indices: over those classes, present or not (as the authors'
+            code).
         per_image: ``False`` (default, the authors'): one loss over all pixels of the batch, as for the IoU of a
             dataset; ``True``: one loss per image, then the mean over the images.
         ignore_index: Label of pixels to leave out; must lie outside ``[0, C)``. An image (or batch) with no
@@ -101,7 +103,6 @@ def lovasz_softmax_loss(
            surrogate for the optimization of the intersection-over-union measure in neural networks."
            CVPR 2018. https://arxiv.org/abs/1705.08790
     """
-    check_choice(classes, "classes", CLASSES)
     check_floating(logits, "logits")
     check_tensor(target, "target")
     check_min_ndim(logits, 3, "logits", "(N, C, *spatial)")
@@ -111,6 +112,7 @@ def lovasz_softmax_loss(
             f"logits: expected C >= 2 class channels, got shape {tuple(logits.shape)}; for binary segmentation use "
             f"lovasz_hinge_loss"
         )
+    listed = _check_classes(classes, c)
     _check_ignore_index(ignore_index, c)
     check_channel_target(logits, target)
     if check_class_target(logits, target, ignore_index=ignore_index, input_name="logits") == DENSE:
@@ -136,6 +138,8 @@ def lovasz_softmax_loss(
         chosen = fg.sum(-1) > 0
     else:
         chosen = valid.any(-1).expand_as(per_class)
+        if listed is not None:
+            chosen = chosen & torch.isin(torch.arange(c, device=chosen.device), listed.to(chosen.device))
     k = chosen.sum(-1)
     loss = torch.where(chosen, per_class, torch.zeros_like(per_class)).sum(-1) / k.clamp_min(1)
     mask = k > 0
@@ -144,11 +148,25 @@ def lovasz_softmax_loss(
     return reduce_loss(loss, reduction, sample_weight, mask=mask, dtype=out_dtype(logits))
 
 
-def _check_classes(classes: str, **_: object) -> None:
-    check_choice(classes, "classes", CLASSES)
+def _check_classes(classes: str | Sequence[int], num_classes: int | None = None) -> torch.Tensor | None:
+    """``None`` for ``"present"``/``"all"``, else the listed class indices as a tensor."""
+    if isinstance(classes, str):
+        check_choice(classes, "classes", CLASSES)
+        return None
+    values = list(classes) if isinstance(classes, Sequence) else None
+    if not values or not all(isinstance(k, int) and not isinstance(k, bool) for k in values):
+        raise TypeError(f"classes: expected 'present', 'all' or a non-empty sequence of class indices, got {classes!r}")
+    if len(set(values)) != len(values) or min(values) < 0 or (num_classes is not None and max(values) >= num_classes):
+        upper = "" if num_classes is None else f" in [0, {num_classes - 1}]"
+        raise ValueError(f"classes: expected distinct class indices{upper}, got {values}")
+    return torch.tensor(values)
 
 
-class LovaszSoftmaxLoss(LossModule, function=lovasz_softmax_loss, validate=_check_classes):
+def _check_module(classes: str | Sequence[int], **_: object) -> None:
+    _check_classes(classes)
+
+
+class LovaszSoftmaxLoss(LossModule, function=lovasz_softmax_loss, validate=_check_module):
     pass
 
 
