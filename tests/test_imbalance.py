@@ -10,6 +10,8 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import losslab.registry
 from conftest import oracle_path
@@ -67,6 +69,15 @@ def _multilabel(n=6, c=7, seed=0, soft=False):
 @pytest.mark.parametrize("soft", [False, True])
 def test_asl_reference(gamma_pos, gamma_neg, clip, soft):
     logits, target = _multilabel(soft=soft)
+    torch.testing.assert_close(
+        asymmetric_loss(logits, target, gamma_pos=gamma_pos, gamma_neg=gamma_neg, clip=clip, reduction="none"),
+        ref_asl(logits, target, gamma_pos, gamma_neg, clip))
+
+
+@settings(max_examples=25, deadline=None)
+@given(gamma_pos=st.floats(0, 4), gamma_neg=st.floats(0, 6), clip=st.floats(0, 0.5), seed=st.integers(0, 10_000))
+def test_asl_hypothesis(gamma_pos, gamma_neg, clip, seed):
+    logits, target = _multilabel(n=3, c=5, seed=seed, soft=True)
     torch.testing.assert_close(
         asymmetric_loss(logits, target, gamma_pos=gamma_pos, gamma_neg=gamma_neg, clip=clip, reduction="none"),
         ref_asl(logits, target, gamma_pos, gamma_neg, clip))

@@ -356,6 +356,24 @@ def test_class_weight_ignore_index_and_one_hot(fn, kw):
     assert loss.item() == 0.0 and (g == 0).all()
 
 
+def test_class_weight_with_soft_targets():
+    # terms linear in the target weight each class inside the sum (as cross-entropy does); RCE and the bootstrap
+    # term scale by the target's weight sum_c w_c y_c; "mean" divides by the summed target weights
+    logits, _, soft = _data(spatial=(2,))
+    w = torch.tensor([1.0, 2.0, 0.5, 3.0, 0.25], dtype=D)
+    wv = w.reshape(1, -1, 1)
+    tw = (soft * wv).sum(1)
+    p = _probs(logits)
+    gce = (wv * soft * (1 - p**0.7) / 0.7).sum(1)
+    torch.testing.assert_close(generalized_cross_entropy(logits, soft, class_weight=w, reduction="none"), gce)
+    torch.testing.assert_close(generalized_cross_entropy(logits, soft, class_weight=w), gce.sum() / tw.sum())
+    torch.testing.assert_close(reverse_cross_entropy(logits, soft, class_weight=w, reduction="none"),
+                               tw * ref_rce(logits, soft, -4.0))
+    ce = -(wv * soft * torch.log(p)).sum(1)
+    torch.testing.assert_close(bootstrapped_cross_entropy(logits, soft, beta=0.7, class_weight=w, reduction="none"),
+                               0.7 * ce + 0.3 * tw * -(p * torch.log(p)).sum(1))
+
+
 @pytest.mark.parametrize("fn,kw", ALL, ids=IDS)
 def test_extreme_logits_finite(fn, kw):
     logits = torch.tensor([[1e4, -1e4, 0.0], [-1e4, 1e4, -1e4], [0.0, 0.0, 0.0]], requires_grad=True)
