@@ -101,8 +101,9 @@ def asymmetric_loss(
         :math:`1 - p_m = \min(\sigma(-x) + m, 1)` (a sum of non-negative terms, no cancellation). The official code
         clamps probabilities at ``1e-8`` inside the logs (capping each term at 18.4) and returns the *sum* over
         the batch; here nothing is clamped and the reduction is yours (``reduction="sum"`` matches it). Its
-        ``disable_torch_grad_focal_loss`` option (detached focusing weights) is not reproduced: autograd
-        differentiates the whole formula, as the class default does.
+        ``disable_torch_grad_focal_loss`` switch detaches the focusing weights; here autograd differentiates the
+        whole formula (same values, different gradients from that mode). The paper's defaults are used
+        (``gamma_pos=0``; the code's class defaults to 1).
 
     Example:
         >>> import torch
