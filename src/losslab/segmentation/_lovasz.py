@@ -153,10 +153,9 @@ def _check_classes(classes: str | Sequence[int], num_classes: int | None = None)
     if isinstance(classes, str):
         check_choice(classes, "classes", CLASSES)
         return None
-    raw = list(classes) if isinstance(classes, Sequence) else []
-    if not raw or not all(isinstance(k, int) and not isinstance(k, bool) for k in raw):
+    values = [k for k in classes if isinstance(k, int) and not isinstance(k, bool)] if isinstance(classes, Sequence) else []
+    if not values or len(values) != len(classes):
         raise TypeError(f"classes: expected 'present', 'all' or a non-empty sequence of class indices, got {classes!r}")
-    values = [int(k) for k in raw]
     if len(set(values)) != len(values) or min(values) < 0 or (num_classes is not None and max(values) >= num_classes):
         upper = "" if num_classes is None else f" in [0, {num_classes - 1}]"
         raise ValueError(f"classes: expected distinct class indices{upper}, got {values}")
