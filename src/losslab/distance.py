@@ -8,6 +8,7 @@ The maps are computed outside the loss, ideally in DataLoader workers on whole i
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -54,8 +55,8 @@ def _check_spacing(spacing: Sequence[float] | float | None, ndim: int) -> tuple[
         raise ValueError(
             f"spacing: expected {ndim} values (one per spatial axis of a {ndim}D image), got {len(values)}: {values}"
         )
-    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0 for v in values):
-        raise ValueError(f"spacing: expected positive numbers, got {values}")
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and 0 < v < math.inf for v in values):
+        raise ValueError(f"spacing: expected positive numbers (finite, > 0), got {values}")
     return tuple(float(v) for v in values)
 
 
