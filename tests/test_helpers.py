@@ -326,3 +326,65 @@ def test_log1mexp_against_mpmath():
     torch.testing.assert_close(got, torch.tensor(expected, dtype=torch.float64), rtol=1e-14, atol=0)
     x = torch.tensor([-1e-3, -0.5, -0.9, -10.0], dtype=torch.float64, requires_grad=True)
     assert torch.autograd.gradcheck(_numerics.log1mexp, (x,))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# the non-finite policy (issue 12): float hyperparameters, and one host read per checked tensor
+
+
+def test_check_scalar_allow_inf_is_an_explicit_opt_in():
+    assert _checks.check_scalar(float("inf"), "max_norm", low=0.0, allow_inf=True) == float("inf")
+    with pytest.raises(ValueError, match="max_norm: expected a finite number, got nan"):
+        _checks.check_scalar(float("nan"), "max_norm", allow_inf=True)  # NaN never
+    with pytest.raises(ValueError, match=r"max_norm: expected a value in \[0, inf\), got -inf"):
+        _checks.check_scalar(-float("inf"), "max_norm", low=0.0, allow_inf=True)  # still range-checked
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16, torch.float32, torch.float64])
+def test_range_check_sees_nan_and_inf_in_one_read(dtype):
+    # aminmax propagates NaN into both extremes, and an infinity is an extreme: the finiteness check needs no
+    # second pass, for every floating dtype
+    x = torch.linspace(0, 1, 1001, dtype=dtype)
+    for value, found in ((float("nan"), "NaN"), (float("inf"), "inf"), (-float("inf"), "-inf")):
+        bad = x.clone()
+        bad[500] = value
+        with pytest.raises(ValueError, match=f"p: expected finite values, found {found}"):
+            _checks.check_in_range(bad, "p", 0.0, 1.0)
+    # an infinity is rejected even when the range is unbounded (weights in [0, inf))
+    with pytest.raises(ValueError, match="w: expected finite values, found inf"):
+        _checks.check_in_range(torch.tensor([1.0, float("inf")], dtype=dtype), "w", 0.0, math.inf)
+
+
+def test_finite_extremes_reads_extras_in_the_same_sync():
+    x = torch.tensor([[0.25, 0.75], [0.5, 0.5]])
+    lo, hi, row_max = _checks.finite_extremes(x, "x", extra=(x.sum(1).amax(),))
+    assert (lo, hi, row_max) == (0.25, 0.75, 1.0)
+    with pytest.raises(ValueError, match=r"x: expected finite values, found NaN \(in my_loss\)"):
+        _checks.finite_extremes(torch.tensor([float("nan")]), "x", "my_loss")
+
+
+def test_check_all_finite_names_the_bad_tensor():
+    good, bad = torch.ones(2, 2), torch.tensor([1.0, float("nan")])
+    _checks.check_all_finite([("a", good), ("b", good.double()), ("e", torch.zeros(0))])
+    with pytest.raises(ValueError, match=r"f\['b'\]: expected finite values, found NaN"):
+        _checks.check_all_finite([("f['a']", good), ("f['b']", bad)])
+    with losslab.validation(False):
+        _checks.check_all_finite([("f['b']", bad)])
+
+
+def test_check_values_in_rejects_non_finite_by_name():
+    with pytest.raises(ValueError, match="y: expected finite values, found NaN"):
+        _checks.check_values_in(torch.tensor([1.0, float("nan")]), "y", (-1.0, 1.0))
+    with pytest.raises(ValueError, match="y: expected finite values, found inf"):
+        _checks.check_values_in(torch.tensor([1.0, float("inf")]), "y", (-1.0, 1.0))
+    _checks.check_values_in(torch.tensor([1, 0, 1]), "y", (0.0, 1.0))  # integer labels
+
+
+def test_message_names_the_public_loss_from_the_call_stack():
+    # a check called outside any loss names none; inside a loss it names the one the user called
+    with pytest.raises(ValueError, match=r"x: expected finite values, found NaN$"):
+        _checks.check_finite(torch.tensor([float("nan")]), "x")
+    with pytest.raises(ValueError, match=r"target: expected finite values, found NaN \(in mse_loss\)"):
+        losslab.mse_loss(torch.zeros(2), torch.tensor([0.0, float("nan")]))
+    with pytest.raises(ValueError, match=r"target: expected finite values, found NaN \(in mse_loss\)"):
+        losslab.MSELoss()(torch.zeros(2), torch.tensor([0.0, float("nan")]))
