@@ -97,7 +97,8 @@ def _sigmoid_parts(x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torc
     s = torch.sigmoid(x)
     sm = torch.sigmoid(-x)
     q = torch.lerp(s, sm, y)
-    ce = torch.lerp(torch.relu(x), torch.relu(x.neg()), y).sub_(torch.minimum(s, sm).neg_().log1p_())
+    r = torch.relu(x)
+    ce = torch.lerp(r, r - x, y).sub_(torch.minimum(s, sm).neg_().log1p_())  # r - x = relu(-x), exactly
     return s, sm, q, ce
 
 
