@@ -342,3 +342,14 @@ def test_perceptual_target_features_non_finite(fn, value):
     target["a"][1, 2, 0, 0] = value
     with pytest.raises(ValueError, match=rf"target_features\['a'\]: expected finite values, found .* \(in {fn}\)"):
         getattr(losslab, fn)(pred, target)
+
+
+@pytest.mark.parametrize("name", ["boundary_loss", "ssim_loss", "ms_ssim_loss"])
+def test_zero_channels_raise_naming_the_input(name):
+    # losses over classes or channels of dense inputs: no channel was a silent 0 (boundary), NaN (SSIM) or a
+    # RuntimeError from a pooling op (MS-SSIM)
+    spec = registry.get(name)
+    args, kwargs = _sample(spec)
+    args = [a[:, :0] if isinstance(a, torch.Tensor) and a.ndim >= 2 else a for a in args]
+    first = _positional_names(spec, args)[0]
+    _raises_naming(lambda: spec.function(*args, **kwargs), (first, "dim 1"), ValueError)

@@ -8,8 +8,8 @@ import math
 import numpy as np
 import pytest
 import torch
-from conftest import oracle_path
 
+from conftest import oracle_path
 from losslab import SignedDistanceMap, edt_available, signed_distance_map
 
 BACKENDS = ["scipy", "torch"] + (["edt"] if edt_available() else [])

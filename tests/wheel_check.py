@@ -31,8 +31,9 @@ def _requirements(dist: str) -> set[str]:
 
 
 def main() -> int:
-    import losslab
     import torch
+
+    import losslab
 
     where = Path(losslab.__file__).resolve()
     assert "site-packages" in where.parts, f"losslab imported from {where}, not from the installed wheel"

@@ -16,6 +16,7 @@ import sys
 import textwrap
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NoReturn
 
 from . import __version__, guide, registry
 
@@ -242,9 +243,8 @@ def _cmd_recommend(args: argparse.Namespace) -> int:
     for i, r in enumerate(ranked, 1):
         print(f"{i:>2}. {r.spec.name}")
         _say(plain_text(r.reason), "    ", 2)
-        link = r.spec.activation + (" (link inside; feed raw scores)" if r.spec.input_kind in
-                                    ("logits", "activations") else "")
-        print(f"    pairs with: {link}")
+        if r.fit != "n/a":
+            _say(f"network output: {guide.network_output(r.spec)}", "    ", 2)
         if r.fit == "mismatch":
             _say(f"warning: {r.note}", "    ", 2)
         elif r.fit == "n/a":
@@ -315,7 +315,7 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
 class _Parser(argparse.ArgumentParser):
     """argparse with one-line errors (``losslab <cmd>: error: ...``, exit 2) instead of usage + error."""
 
-    def error(self, message: str):  # type: ignore[override]
+    def error(self, message: str) -> NoReturn:
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 

@@ -48,7 +48,9 @@ def _resolve_backend(backend: str | None, device: torch.device | None = None) ->
 def _check_spacing(spacing: Sequence[float] | float | None, ndim: int) -> tuple[float, ...]:
     if spacing is None:
         return (1.0,) * ndim
-    if isinstance(spacing, (int, float)) and not isinstance(spacing, bool):
+    if isinstance(spacing, bool):
+        raise ValueError(f"spacing: expected positive numbers, got {spacing!r}")
+    if isinstance(spacing, (int, float)):
         spacing = (float(spacing),) * ndim
     values = tuple(spacing)
     if len(values) != ndim:
@@ -268,7 +270,7 @@ def signed_distance_map(
            https://arxiv.org/abs/1812.07032 (code: github.com/LIVIAETS/boundary-loss, ``utils.one_hot2dist``).
     """
     is_torch = isinstance(target, torch.Tensor)
-    if is_torch:
+    if isinstance(target, torch.Tensor):
         t = target.detach()
     elif isinstance(target, np.ndarray):
         t = torch.from_numpy(np.ascontiguousarray(target))

@@ -37,6 +37,7 @@ __all__ = [
     "parse_activation",
     "activation_fit",
     "activation_warning",
+    "network_output",
     "bounded_influence",
     "excluded",
     "recommend",
@@ -171,6 +172,30 @@ def activation_fit(spec: LossSpec, activation: str) -> tuple[Fit, str | None]:
     if act in ("linear", *_POSITIVE):
         return "fits", None
     return "mismatch", f"{act} outputs lie in {rng}; {name} can only fit targets inside that range (rescale them)"
+
+
+def network_output(spec: LossSpec) -> str:
+    """What the network's last layer should output for ``spec``, in words (for ``recommend`` and the docs).
+
+    Example:
+        >>> from losslab import registry
+        >>> network_output(registry.get("softmax_cross_entropy"))
+        'a linear layer (raw logits; the loss applies the softmax itself)'
+        >>> network_output(registry.get("categorical_cross_entropy"))
+        'a softmax (probabilities)'
+    """
+    act, kind = spec.activation, spec.input_kind
+    if spec.input_domain in ("boxes", "features", "images") or act == "none":
+        return f"no particular activation: it takes {kind}"
+    if kind in _SCORE_KINDS:
+        inside = f"; the loss applies the {act} itself" if act in ("softmax", "sigmoid") else ""
+        return f"a linear layer (raw {'logits' if kind == 'logits' else kind}{inside})"
+    return {
+        "simplex": "a softmax (probabilities)",
+        "unit": "a sigmoid (probabilities)",
+        "signed": "a tanh or a linear layer (signed scores)",
+        "positive": "a positive output: softplus, exp or relu",
+    }.get(str(spec.input_domain), "a linear layer (real values)")
 
 
 def activation_warning(spec: LossSpec, activation: str) -> str | None:
