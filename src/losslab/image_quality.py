@@ -43,6 +43,8 @@ def _check_images(pred: torch.Tensor, target: torch.Tensor) -> None:
     check_same_shape(pred, target, "pred", "target")
     if pred.ndim not in (4, 5):
         raise ValueError(f"pred: expected images (N, C, H, W) or volumes (N, C, D, H, W), got shape {tuple(pred.shape)}")
+    if pred.shape[1] == 0:  # a mean over no channel would be NaN
+        raise ValueError(f"pred: expected at least one channel on dim 1, got shape {tuple(pred.shape)}")
 
 
 def _check_data_range(data_range: float | None) -> float:

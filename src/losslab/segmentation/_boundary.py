@@ -99,6 +99,8 @@ def boundary_loss(
     check_floating(dist_map, "dist_map")
     check_min_ndim(probs, 3, "probs", "(N, C, *spatial)")
     check_same_shape(probs, dist_map, "probs", "dist_map")
+    if probs.shape[1] == 0:
+        raise ValueError(f"probs: expected at least one class on dim 1, got shape {tuple(probs.shape)}")
     idc = _check_classes(classes, probs.shape[1])
     _check_probs(probs, "probs", simplex=True, loss="boundary_loss")
     if validation_enabled() and dist_map.numel():
