@@ -77,9 +77,9 @@ def softmax_cross_entropy(
         0, not NaN). Dense targets use ``log_softmax``. With dense targets and ``class_weight``, the ``"mean"``
         divides by :math:`\sum_i \sum_c w_c y_{ic}` (torch divides by N there), so one-hot targets give exactly
         the result of the matching index targets. The minimum over logits of the soft-target loss is the
-        target's entropy, not 0 (see :func:`categorical_kl_divergence`). Logits must be finite: to mask a
-        class, use a large negative logit such as -1e4 rather than -inf (with dense targets -inf gives NaN, as
-        in torch). Finite logits never give NaN: with dense targets a log-probability that overflows to -inf
+        target's entropy, not 0 (see :func:`categorical_kl_divergence`). Logits must be finite (validation rejects
+        inf and NaN): to mask a class, use a large negative logit such as -1e4 rather than -inf. Finite logits
+        never give NaN: with dense targets a log-probability that overflows to -inf
         (logits of ±3e38) is taken as the most negative finite number, so a class with target 0 adds 0, and a
         target :math:`y_c` on such a class adds about :math:`3.4\cdot 10^{38} y_c` in float32 (index targets
         give inf) with no gradient through that class.
