@@ -80,10 +80,10 @@ def _gen(seed: int) -> torch.Generator:
 # softmax cross-entropy
 
 
-def _softmax_ce_reference(x, target, *, kind, class_weight, label_smoothing, ignore_index, reduction):
-    """float64 definition; ``x`` float64 ``(N, C, *)``; returns the reduced loss."""
+def _softmax_ce_reference(x, target, *, kind, class_weight, label_smoothing, ignore_index, reduction, logp=None):
+    """float64 definition; ``x`` float64 ``(N, C, *)`` (or the log-probabilities ``logp``); the reduced loss."""
     c = x.shape[1]
-    logp = torch.log_softmax(x, 1)
+    logp = torch.log_softmax(x, 1) if logp is None else logp
     w = torch.ones(c, dtype=F64) if class_weight is None else class_weight.double()
     wv = w.reshape(1, c, *([1] * (x.ndim - 2)))
     if kind == "index":
@@ -211,38 +211,43 @@ def _clip_bounds(eps: float, dtype: torch.dtype) -> tuple[float, float]:
     n=st.integers(1, 4), c=st.integers(2, 5), spatial=SPATIAL, seed=st.integers(0, 2**31 - 1), dtype=DTYPES,
     kind=st.sampled_from(["index", "dense"]), eps=st.sampled_from([1e-7, 1e-3, 0.1]),
     label_smoothing=st.sampled_from([0.0, 0.2]), weighted=st.booleans(), sharp=st.sampled_from([0.5, 3.0, 40.0]),
+    ignore=st.booleans(), reduction=st.sampled_from(["none", "mean", "sum"]),
 )
 def test_categorical_cross_entropy_matches_definition(n, c, spatial, seed, dtype, kind, eps, label_smoothing,
-                                                      weighted, sharp):
+                                                      weighted, sharp, ignore, reduction):
     g = _gen(seed)
     p = torch.softmax(torch.randn((n, c, *spatial), generator=g, dtype=F64) * sharp, 1).to(dtype)
+    ignore_index = None
     if kind == "index":
         target = torch.randint(0, c, (n, *spatial), generator=g)
-        y = F.one_hot(target, c).movedim(-1, 1).to(F64)
+        if ignore:
+            ignore_index = -1
+            target[torch.rand(target.shape, generator=g) < 0.3] = ignore_index
     else:
         target = torch.softmax(torch.randn((n, c, *spatial), generator=g, dtype=F64) * 2, 1).to(dtype)
-        y = target.double()
     cw = (torch.rand(c, generator=g, dtype=F64) + 0.2).to(dtype) if weighted else None
     lo, hi = _clip_bounds(eps, dtype)
+    opts = dict(kind=kind, class_weight=cw, label_smoothing=label_smoothing, ignore_index=ignore_index,
+                reduction=reduction)
 
     def ref_fn(pp):
-        pn = pp / pp.sum(1, keepdim=True)
-        logp = pn.clamp(lo, hi).log()
-        ys = y * (1 - label_smoothing) + label_smoothing / c
-        w = torch.ones(c, dtype=F64) if cw is None else cw.double()
-        return -(ys * w.reshape(1, c, *([1] * len(spatial))) * logp).sum(1)
+        logp = (pp / pp.sum(1, keepdim=True)).clamp(lo, hi).log()
+        tt = target if kind == "index" else target.double()
+        return _softmax_ce_reference(pp, tt, logp=logp, **opts)
 
-    got, (gp,) = _grad(lambda a: categorical_cross_entropy(a, target, eps=eps, class_weight=cw,
-                                                          label_smoothing=label_smoothing, reduction="none"), p)
-    ref, (rp,) = _grad(ref_fn, p.double())
-    # clipping is a kink: leave out positions whose normalized probability sits on a clip bound in either dtype
+    # clipping is a kink: leave out samples with a normalized probability on a clip bound in either dtype
     pn64 = p.double() / p.double().sum(1, keepdim=True)
     near = ((pn64 - lo).abs() < 1e-5 * lo + 4 * _eps(dtype)) | ((pn64 - hi).abs() < 4 * _eps(dtype))
-    keep = ~near.any(1)
-    _close(got[keep], ref[keep], dtype, scale=-math.log(lo) * 4)
-    keep_c = keep.unsqueeze(1).expand_as(gp)
+    keep = ~near.flatten(1).any(1)
+    p, target = p[keep], target[keep]
+    if p.shape[0] == 0:
+        return
+    got, (gp,) = _grad(lambda a: categorical_cross_entropy(a, target, eps=eps, class_weight=cw, ignore_index=ignore_index,
+                                                          label_smoothing=label_smoothing, reduction=reduction), p)
+    ref, (rp,) = _grad(ref_fn, p.double())
+    _close(got, ref, dtype, scale=-math.log(lo) * 4 * (p.numel() if reduction == "sum" else 1))
     # d/dp of log(p_c / sum p) is 1/p - 1/sum: relative accuracy
-    _close(gp[keep_c], rp[keep_c], dtype, scale=1.0, factor=256.0)
+    _close(gp, rp, dtype, scale=1.0, factor=256.0)
 
 
 @SETTINGS
