@@ -113,19 +113,40 @@ def test_outliers_are_measured_from_the_curve():
 
 
 def test_a_new_entry_is_recommended_without_editing_the_guide(monkeypatch):
-    # an entry arriving during the session, registered with free text as other engineers write it
-    new = _clone("softmax_cross_entropy", name="generalized_cross_entropy", tasks=("single-label", "noisy-labels"),
-                 activation="softmax", input_domain=None, activation_note="",
-                 summary="GCE: a bounded loss between CE and MAE; robust to noisy labels.")
-    binary = _clone("sigmoid_binary_cross_entropy", name="asymmetric_loss", tasks=("multi-label", "imbalanced"),
-                    activation="sigmoid", input_domain=None, activation_note="", summary="ASL.")
+    # entries arriving during the session, registered with free text as other engineers write it
+    new = _clone("softmax_cross_entropy", name="fake_noisy_loss", tasks=("single-label", "noisy-labels"),
+                 activation="softmax (applied inside)", input_domain=None, activation_note="", default_for=(),
+                 summary="A bounded loss between CE and MAE; robust to noisy labels.")
+    binary = _clone("sigmoid_binary_cross_entropy", name="fake_binary_loss", tasks=("multi-label", "imbalanced"),
+                    activation="sigmoid", input_domain=None, activation_note="", default_for=(), summary="ASL.")
     monkeypatch.setitem(registry.LOSSES, new.name, new)
     monkeypatch.setitem(registry.LOSSES, binary.name, binary)
-    noisy = _names(guide.recommend("single-label", modifiers=("noisy-labels",)))
-    assert set(noisy[:2]) == {"bi_tempered_logistic_loss", "generalized_cross_entropy"}
-    assert "asymmetric_loss" not in _names(guide.recommend("single-label"))
-    assert _names(guide.recommend("multi-label", modifiers=("imbalanced",)))[:2] == ["sigmoid_focal_loss",
-                                                                                      "asymmetric_loss"]
+    assert new.activation == "softmax" and new.activation_note == "softmax (applied inside)"
+    noisy = guide.recommend("single-label", modifiers=("noisy-labels",))
+    tagged = [r.spec.name for r in noisy if "noisy-labels" in r.spec.tasks]
+    assert "fake_noisy_loss" in tagged and _names(noisy)[: len(tagged)] == tagged
+    clean = guide.recommend("single-label")
+    assert "fake_binary_loss" not in _names(clean)  # a sigmoid loss is not for single-label
+    fake = next(r for r in clean if r.spec.name == "fake_noisy_loss")
+    assert fake.group == "noisy-labels" and clean[-1].group != ""  # listed after the main list, in its group
+    imbalanced = _names(guide.recommend("multi-label", modifiers=("imbalanced",)))
+    assert imbalanced.index("fake_binary_loss") < imbalanced.index("sigmoid_binary_cross_entropy")
+
+
+def test_defaults_come_first():
+    for task in guide.recommend_tasks():
+        recs = guide.recommend(task)
+        defaults = [s.name for s in registry.all_specs() if task in s.default_for]
+        assert set(_names(recs)[: len(defaults)]) == set(defaults), task
+        for r in recs[: len(defaults)]:
+            assert r.reason.endswith(f"[the usual first choice for {task}]")
+    assert set(_names(guide.recommend("segmentation"))[:2]) == {"dice_loss", "softmax_cross_entropy"}
+    assert set(_names(guide.recommend("detection"))[:2]) == {"sigmoid_focal_loss", "complete_box_iou_loss"}
+
+
+def test_default_for_must_be_among_the_tasks():
+    with pytest.raises(ValueError, match=r"default_for: \('detection',\) must be among the tasks \('regression',\)"):
+        _clone("mse_loss", default_for=("detection",))
 
 
 def test_bad_arguments():

@@ -240,7 +240,11 @@ def _cmd_recommend(args: argparse.Namespace) -> int:
     if args.outliers and not any("outliers" in r.reason for r in ranked):
         print(f"  note: no loss for {args.task} has a bounded gradient for large residuals; --outliers changes nothing")
     print()
+    group = ""
     for i, r in enumerate(ranked, 1):
+        if r.group != group:
+            group = r.group
+            print(f"\nalso suited to {group.replace('-', ' ')}: {guide.MODIFIERS[group]} (--{group} ranks these first)")
         print(f"{i:>2}. {r.spec.name}")
         _say(plain_text(r.reason), "    ", 2)
         if r.fit != "n/a":

@@ -9,8 +9,10 @@ editing this module:
 * **modifiers** (:data:`MODIFIERS`, e.g. ``noisy-labels``) are catalogue tasks too: a loss tagged with a requested
   modifier ranks first; ``outliers`` is measured instead: a loss whose gradient stays bounded as the residual
   grows (read from its ``curve``) ranks first;
-* **order**: losses whose first task is the requested one (their primary use) before those that also apply, then
-  catalogue order; the reason shown is the entry's ``summary`` (and ``advice``);
+* **order**: the entries' ``default_for`` (the usual first choice for a task) first, then losses whose first task is
+  the requested one (their primary use), then those that also apply, in catalogue order; losses meant for a
+  modifier that was not requested (tagged ``noisy-labels`` when the labels are clean) come last, in their own
+  group; the reason shown is the entry's ``summary``;
 * **activation fit**: the entry's typed ``activation`` and ``input_domain`` against the network's last activation
   (:func:`activation_fit`): ``"fits"``, ``"mismatch"`` with a one-line reason, or ``"n/a"`` for losses whose
   input is not a network's class or value output (decoded boxes, loss-network features, images).
@@ -82,6 +84,7 @@ class Recommendation:
     reason: str
     fit: Fit | None = None
     note: str | None = None  # the mismatch (or n/a) reason
+    group: str = ""  # "" for the main list; else the modifier (not requested) the loss is meant for
 
 
 def recommend_tasks() -> tuple[str, ...]:
@@ -271,23 +274,30 @@ def recommend(
         raise ValueError(f"modifiers: expected from {tuple(MODIFIERS)}, got {unknown}")
     specs = [s for s in registry.all_specs() if task in s.tasks and _link_fits_task(s, task)]
     robust = {s.name: bounded_influence(s) for s in specs} if outliers else {}
+    order_of = {m: i for i, m in enumerate(MODIFIERS)}
     ranked = []
     for order, spec in enumerate(specs):
         matched = [m for m in modifiers if m in spec.tasks]
+        other = [m for m in MODIFIERS if m in spec.tasks and m not in modifiers and not matched]
+        group = other[0] if other and task not in spec.default_for else ""
         promoted = len(matched) + (1 if robust.get(spec.name) else 0)
-        ranked.append(((-promoted, spec.tasks[0] != task, order), spec, matched))
+        key = (group != "", order_of.get(group, -1), -promoted, task not in spec.default_for, spec.tasks[0] != task,
+               order)
+        ranked.append((key, spec, matched, group))
     ranked.sort(key=lambda item: item[0])
     out = []
-    for _, spec, matched in ranked:
+    for _, spec, matched, group in ranked:
         reason = spec.summary
         tags = [m.replace("-", " ") for m in matched]
         if robust.get(spec.name):
             tags.append("outliers: its gradient stays bounded for large residuals")
         if tags:
             reason += f" [suited to {'; '.join(tags)}]"
+        elif task in spec.default_for:
+            reason += f" [the usual first choice for {task}]"
         fit: Fit | None = None
         note = None
         if activation is not None:
             fit, note = activation_fit(spec, activation)
-        out.append(Recommendation(spec, reason, fit, note))
+        out.append(Recommendation(spec, reason, fit, note, group))
     return out

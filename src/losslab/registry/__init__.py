@@ -126,6 +126,7 @@ class LossSpec:
         curve: Optional ``(pred_grid, target) -> loss`` over a 1-D grid of predictions for one scalar target,
             used by ``losslab plot``.
         advice: Optional guidance shown by ``losslab info`` and ``losslab recommend``.
+        default_for: Tasks for which this loss is the usual first choice (``losslab recommend`` lists it first).
         activation_note: Free-text detail on the activation (set from a free-text ``activation``).
         input_domain: What the first argument's values may be, from :data:`InputDomain` (derived from
             ``input_kind`` and ``activation`` when ``None``).
@@ -154,6 +155,7 @@ class LossSpec:
     extra: dict = field(default_factory=dict)
     activation_note: str = ""
     input_domain: InputDomain | None = None
+    default_for: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         unknown = set(self.tasks) - set(TASKS)
@@ -161,6 +163,8 @@ class LossSpec:
             raise ValueError(f"tasks: unknown task(s) {sorted(unknown)} for {self.name}; expected from {TASKS}")
         if self.input_kind not in INPUT_KINDS:
             raise ValueError(f"input_kind: expected one of {INPUT_KINDS}, got {self.input_kind!r}")
+        if not set(self.default_for) <= set(self.tasks):
+            raise ValueError(f"default_for: {self.default_for} must be among the tasks {self.tasks} of {self.name}")
         try:
             activation, note = normalize_activation(self.activation, self.input_kind)
         except ValueError as e:

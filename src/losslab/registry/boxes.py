@@ -141,6 +141,7 @@ register(
 register(
     LossSpec(
         name="complete_box_iou_loss",
+        default_for=('detection',),
         function=B.complete_box_iou_loss,
         module=B.CompleteBoxIoULoss,
         family="boxes",

@@ -72,6 +72,7 @@ def _probs_index(classes: int = 5, **kwargs):
 register(
     LossSpec(
         name="softmax_cross_entropy",
+        default_for=('single-label', 'segmentation'),
         function=C.softmax_cross_entropy,
         module=C.SoftmaxCrossEntropyLoss,
         family="classification",
@@ -117,6 +118,7 @@ register(
 register(
     LossSpec(
         name="sigmoid_binary_cross_entropy",
+        default_for=('multi-label',),
         function=C.sigmoid_binary_cross_entropy,
         module=C.SigmoidBinaryCrossEntropyLoss,
         family="classification",

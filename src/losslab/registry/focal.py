@@ -39,6 +39,7 @@ def _softmax_curve(x: torch.Tensor, y: float) -> torch.Tensor:
 register(
     LossSpec(
         name="sigmoid_focal_loss",
+        default_for=('detection',),
         function=Fo.sigmoid_focal_loss,
         module=Fo.SigmoidFocalLoss,
         family="focal",

@@ -80,6 +80,7 @@ _DISC = dict(weighted=False, per_sample=False, empty_batch=False, grad_args=(0, 
 register(
     LossSpec(
         name="minimax_discriminator_loss",
+        default_for=('gan',),
         function=G.minimax_discriminator_loss,
         input_kind="logits",
         target_kind="none: (real_logits, fake_logits), real labelled 1 (or 1 - label_smoothing), fake 0",
@@ -117,6 +118,7 @@ register(
 register(
     LossSpec(
         name="non_saturating_generator_loss",
+        default_for=('gan',),
         function=G.non_saturating_generator_loss,
         input_kind="logits",
         target_kind="none (discriminator logits on generated samples)",

@@ -124,6 +124,7 @@ register(
 register(
     LossSpec(
         name="perceptual_loss",
+        default_for=('image-transformation',),
         function=P.perceptual_loss,
         module=P.PerceptualLoss,
         family="perceptual",

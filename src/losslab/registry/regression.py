@@ -11,6 +11,7 @@ from ._samplers import elementwise
 register(
     LossSpec(
         name="mse_loss",
+        default_for=('regression',),
         function=R.mse_loss,
         module=R.MSELoss,
         family="regression",
@@ -139,6 +140,7 @@ register(
 register(
     LossSpec(
         name="poisson_loss",
+        default_for=('counts',),
         function=R.poisson_loss,
         module=R.PoissonLoss,
         family="regression",

@@ -49,6 +49,7 @@ def _pair(spatial: tuple[int, ...] = (5, 5), channels: int = 2, **kwargs):
 register(
     LossSpec(
         name="dice_loss",
+        default_for=('segmentation',),
         function=S.dice_loss,
         module=S.DiceLoss,
         family="segmentation",
