@@ -6,7 +6,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from .._checks import check_finite, check_floating, check_in_range, check_same_shape, check_scalar, validation_enabled
+from .._checks import check_finite, check_floating, check_in_range, check_same_shape, check_scalar
 from .._module import LossModule
 from .._numerics import upcast
 from .._reduction import check_normalizer, reduce_loss
