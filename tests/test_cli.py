@@ -229,6 +229,22 @@ def test_recommend_unknown_activation_is_one_line_exit_2(capsys):
     assert "got 'tahn' (did you mean 'tanh'?)" in captured.err
 
 
+@pytest.mark.parametrize(
+    ("name", "act", "code", "text"),
+    [
+        ("categorical_cross_entropy", "softmax", 0, "categorical_cross_entropy fits a softmax output as it is"),
+        ("categorical_cross_entropy", "tanh", 1,
+         "categorical_cross_entropy does not fit a tanh output: tanh outputs lie in [-1, 1]; categorical "
+         "cross-entropy needs softmax probabilities it wants a softmax (probabilities)"),
+        ("softmax_cross_entropy", "softmax", 1, "squashes them twice"),
+        ("complete_box_iou_loss", "sigmoid", 0, "the output activation does not apply"),
+    ],
+)
+def test_check(name, act, code, text, capsys):
+    assert main(["check", name, "--activation", act]) == code
+    assert text in " ".join(capsys.readouterr().out.split())
+
+
 def test_recommend_modifier_flags_come_from_the_guide():
     from losslab.cli import build_parser
 

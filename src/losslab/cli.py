@@ -1,7 +1,12 @@
 """The losslab command: list, explain, plot and recommend losses, and reproduce the papers' experiments.
 
-Examples: losslab list --task detection | losslab info sigmoid_focal_loss | losslab plot mse_loss huber_loss |
-losslab recommend --task single-label --noisy-labels --activation softmax | losslab reproduce --profile quick
+examples:
+  losslab list --task detection
+  losslab info sigmoid_focal_loss
+  losslab plot mse_loss huber_loss --target 0
+  losslab recommend --task single-label --noisy-labels --activation softmax
+  losslab check categorical_cross_entropy --activation tanh
+  losslab reproduce --profile quick
 """
 
 from __future__ import annotations
@@ -273,6 +278,26 @@ def _cmd_recommend(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_check(args: argparse.Namespace) -> int:
+    try:
+        spec = registry.get(args.name)
+    except KeyError as e:
+        raise UsageError(e.args[0]) from None
+    try:
+        activation = guide.parse_activation(args.activation)
+    except ValueError as e:
+        raise UsageError(f"check: {e}") from None
+    fit, note = guide.activation_fit(spec, activation)
+    if fit == "fits":
+        print(f"{spec.name} fits a {activation} output as it is")
+    elif fit == "n/a":
+        _say(f"{spec.name}: the output activation does not apply: {note}")
+    else:
+        _say(f"{spec.name} does not fit a {activation} output: {note}")
+        _say(f"it wants {guide.network_output(spec)}")
+    return 0 if fit != "mismatch" else 1
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # reproduce
 
@@ -369,6 +394,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--outliers", action="store_true", help="targets contain outliers (regression, counts)")
     p.add_argument("--activation", help=f"the network's last activation ({', '.join(guide.OUTPUT_ACTIVATIONS)})")
     p.set_defaults(func=_cmd_recommend)
+
+    p = sub.add_parser("check", help="does a loss fit the network's last activation as it is? (exit 1 if not)")
+    p.add_argument("name", help="a registered loss")
+    p.add_argument("--activation", required=True, help=f"the network's last activation "
+                   f"({', '.join(guide.OUTPUT_ACTIVATIONS)})")
+    p.set_defaults(func=_cmd_check)
 
     p = sub.add_parser("reproduce", help="run the experiments and write the report (results.json, report.md/html)")
     p.add_argument("names", nargs="*", metavar="NAME", help="experiments to run (default: all)")
