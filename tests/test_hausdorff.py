@@ -94,6 +94,18 @@ def test_ignore_index_float64_reference():
             torch.testing.assert_close(ours[i, k], torch.tensor(ref, dtype=torch.float64))
 
 
+@pytest.mark.parametrize("spatial", [(10, 9), (5, 6, 4)])
+def test_torch_backend_gives_the_same_loss(spatial):
+    probs, target = _blobs(c=2, spatial=spatial, seed=5)
+    for spacing in (None, 1.5):
+        torch.testing.assert_close(
+            hausdorff_distance_loss(probs, target, spacing=spacing, backend="torch", reduction="none"),
+            hausdorff_distance_loss(probs, target, spacing=spacing, backend="scipy", reduction="none"),
+        )
+    with pytest.raises(ValueError, match="backend: expected one of"):
+        HausdorffDistanceLoss(backend="cuda")
+
+
 def test_spacing_and_errors():
     probs, target = _blobs(spatial=(8, 8))
     a = hausdorff_distance_loss(probs, target, spacing=2.0, alpha=2.0)

@@ -318,7 +318,7 @@ register(
         summary="Squared errors weighted by distances to both boundaries: reduces the Hausdorff distance.",
         formula="mean_pixels (p - g)^2 (d_G^alpha + d_P^alpha), d from distance transforms (P thresholded at 0.5)",
         reference="D. Karimi, S. E. Salcudean, Reducing the Hausdorff distance, IEEE TMI 2019, arXiv:1904.10030",
-        sample=_probs_blobs(),
-        advice="Boundary accuracy matters (HD95 reported): add to Dice with a small weight; CPU distance maps each call.",
+        sample=_probs_blobs(backend="torch"),  # the accelerator path (device maps); tests cover SciPy/edt
+        advice="Boundary accuracy matters (HD95 reported): add to Dice with a small weight; distance maps every call.",
     )
 )
