@@ -4,22 +4,25 @@ Two classes in the square [-1, 1]^2 separated by the curve ``x2 = 0.5 sin(pi x1)
 (a) clean, (b) flipped near the boundary (small-margin noise), (c) flipped far from it (large-margin noise:
 confidently wrong outliers), (d) flipped uniformly at random. A small MLP is trained on each with the
 logistic loss (binary cross-entropy with logits) and with the bi-tempered binary loss, from the same initial
-weights, and is scored on a fresh clean test set. Every setting is repeated over several seeds and the claim
-is judged on the mean: bi-tempered keeps a cleaner boundary, i.e. a higher mean clean accuracy, on the noisy
-settings.
+weights, and is scored on a fresh clean test set.
+
+One verdict per noisy panel (pooling the panels hid a consistent loss on small-margin noise): for each of
+small-margin, large-margin and random noise, the paired per-seed difference of clean test accuracy (bi-tempered
+minus logistic; both arms share the seed's data, label noise, test set and initial weights) must show a gain of at
+least :data:`SESOI`. The temperatures are fixed in advance for every panel (the paper tunes them per panel); the
+small-margin panel is expected to fail with them (a heavy-tailed link does not help against noise at the boundary).
 """
 
 from __future__ import annotations
 
 import math
-import time
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
 from .. import tempered
-from ._base import Progress, Result, figure_path, markdown_table, no_progress, seed_everything
+from . import stats
+from ._base import Context, Experiment, Measurement, figure_path, markdown_table, seed_everything
 from .train import mlp
 
 NAME = "noise-2d"
@@ -36,13 +39,19 @@ SETTINGS = ("noise-free", "small-margin", "large-margin", "random")
 # Our choice (the seed text does not give the figure's per-panel values): a bounded loss (t1 < 1) with a
 # heavy-tailed link (t2 > 1), fixed before running, for every panel.
 T1, T2 = 0.2, 4.0
-# the mean clean-accuracy gain of bi-tempered over logistic on the three noisy settings must exceed this
-MARGIN = 0.005
+SESOI = 0.01  # one point of clean test accuracy
+SEEDS = {"smoke": 2, "quick": 5, "full": 10}  # pilot paired sd 0.004-0.024 per panel
+CLAIMS = tuple(
+    stats.SubClaim(setting.replace("-", "_"), f"With {setting} label noise, bi-tempered ({T1}, {T2}) keeps a cleaner "
+                   "boundary (higher clean test accuracy) than the logistic loss.",
+                   "acc(bi-tempered) - acc(logistic), clean test set", SESOI, SEEDS, pilot_sd=sd)
+    for setting, sd in (("small-margin", 0.004), ("large-margin", 0.007), ("random", 0.024))
+)
 
 PROFILES = {
-    "smoke": {"n_train": 300, "n_test": 1000, "steps": 60, "seeds": 1, "hidden": 16},
-    "quick": {"n_train": 800, "n_test": 4000, "steps": 600, "seeds": 3, "hidden": 32},
-    "full": {"n_train": 2000, "n_test": 20000, "steps": 2000, "seeds": 10, "hidden": 64},
+    "smoke": {"n_train": 300, "n_test": 1000, "steps": 60, "hidden": 16},
+    "quick": {"n_train": 800, "n_test": 4000, "steps": 600, "hidden": 32},
+    "full": {"n_train": 2000, "n_test": 20000, "steps": 2000, "hidden": 64},
 }
 LR = 0.01
 
@@ -90,26 +99,24 @@ def _train(x, y, loss_name: str, cfg, seed: int) -> torch.nn.Module:
     return model
 
 
-def run(profile: str = "quick", *, seed: int = 0, out_dir: str | Path | None = None, progress: Progress = no_progress) -> Result:
-    """Train both losses on the four settings over ``seeds`` seeds; see the module docstring."""
-    if profile not in PROFILES:
-        raise ValueError(f"profile: expected one of {tuple(PROFILES)}, got {profile!r}")
-    cfg = PROFILES[profile]
-    start = time.perf_counter()
+def _measure(ctx: Context) -> Measurement:
+    """Train both losses on the four settings for every judging seed; one sub-claim per noisy panel."""
+    cfg, progress = ctx.cfg, ctx.progress
+    seeds = ctx.seeds(CLAIMS[0])
     losses = ("logistic", f"bi-tempered ({T1}, {T2})")
     acc: dict[str, dict[str, list[float]]] = {name: {s: [] for s in SETTINGS} for name in losses}
     flipped: dict[str, list[float]] = {s: [] for s in SETTINGS}
     shown: dict[str, dict] = {}
-    jobs = [(k, s) for k in range(cfg["seeds"]) for s in SETTINGS]
+    jobs = [(k, s) for k in range(len(seeds)) for s in SETTINGS]
     for k, setting in progress(jobs, desc="noise-2d", total=len(jobs)):
-        g = torch.Generator().manual_seed(seed * 7919 + k)
+        g = torch.Generator().manual_seed(seeds[k])  # one data, noise and test stream per seed, for both losses
         x, y_clean = _data(cfg["n_train"], g)
         y = _corrupt(x, y_clean, setting, g)
         x_test, y_test = _data(cfg["n_test"], g)
         flipped[setting].append(float((y != y_clean).float().mean()))
         models = {}
         for name in losses:
-            model = _train(x, y, name, cfg, seed * 7919 + k)
+            model = _train(x, y, name, cfg, seeds[k])  # the same initial weights for both losses
             with torch.no_grad():
                 pred = model(x_test).squeeze(1) > 0  # sigmoid and tempered sigmoid both cross 1/2 at 0
             acc[name][setting].append(float((pred.float() == y_test).float().mean()))
@@ -117,41 +124,33 @@ def run(profile: str = "quick", *, seed: int = 0, out_dir: str | Path | None = N
         if k == 0:
             shown[setting] = {"x": x, "y": y, "flip": y != y_clean, "models": models}
 
-    mean = {name: {s: sum(v) / len(v) for s, v in d.items()} for name, d in acc.items()}
     ce, bt = losses
-    noisy = SETTINGS[1:]
-    gain = {s: mean[bt][s] - mean[ce][s] for s in SETTINGS}
-    mean_gain = sum(gain[s] for s in noisy) / len(noisy)
-    holds = mean_gain > MARGIN
-    verdict = (
-        f"Mean clean test accuracy over {cfg['seeds']} seed(s), bi-tempered ({T1}, {T2}) minus logistic: "
-        + ", ".join(f"{s} {gain[s]:+.3f}" for s in SETTINGS)
-        + f"; the mean over the three noisy settings is {mean_gain:+.3f}, "
-        + ("above" if holds else "not above")
-        + f" the {MARGIN} required, so the claim {'holds' if holds else 'does not hold'} here."
-    )
-    header = ["Setting", "labels flipped", *[f"{n} acc." for n in losses], "gain"]
+    diffs = {s: [b - a for a, b in zip(acc[ce][s], acc[bt][s])] for s in SETTINGS}
+    claims = stats.judge_all([(c, diffs[s]) for c, s in zip(CLAIMS, SETTINGS[1:])])
+    mean = {name: {s: sum(v) / len(v) for s, v in d.items()} for name, d in acc.items()}
+    header = ["Setting", "labels flipped", *[f"{n} acc." for n in losses], "paired gain (mean)"]
     rows = [
-        [s, f"{100 * sum(flipped[s]) / len(flipped[s]):.1f}%", *[f"{mean[n][s]:.3f}" for n in losses], f"{gain[s]:+.3f}"]
+        [s, f"{100 * sum(flipped[s]) / len(flipped[s]):.1f}%", *[f"{mean[n][s]:.3f}" for n in losses],
+         f"{sum(diffs[s]) / len(diffs[s]):+.3f}"]
         for s in SETTINGS
     ]
-    table = markdown_table(header, rows)
-    figures = _figure(out_dir, shown, losses, mean)
     metrics = {
+        "seeds": seeds,
         "accuracy_mean": mean,
         "accuracy_per_seed": acc,
-        "gain": gain,
-        "mean_gain_noisy": mean_gain,
+        "paired_gain_per_seed": diffs,
         "flipped_fraction": {s: sum(v) / len(v) for s, v in flipped.items()},
         "t1": T1,
         "t2": T2,
-        "seeds": cfg["seeds"],
-        "margin": MARGIN,
     }
-    return Result(
-        name=NAME, title=TITLE, paper=PAPER, expected=EXPECTED, profile=profile, seed=seed, metrics=metrics,
-        holds=bool(holds), verdict=verdict, table=table, figures=figures, seconds=time.perf_counter() - start,
-    )
+    nf = sum(diffs["noise-free"]) / len(diffs["noise-free"])
+    return Measurement(metrics=metrics, claims=claims, table=markdown_table(header, rows),
+                       figures=_figure(ctx.out_dir, shown, losses, mean),
+                       narrative=f"Without label noise the paired gain is {nf:+.3f} (reported, not judged).")
+
+
+EXPERIMENT = Experiment(NAME, TITLE, PAPER, EXPECTED, PROFILES, CLAIMS, _measure)
+run = EXPERIMENT.run
 
 
 def _figure(out_dir, shown, losses, mean) -> list[str]:
