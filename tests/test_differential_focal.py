@@ -95,6 +95,23 @@ def test_sigmoid_focal_loss_matches_paper(shape, seed, dtype, scale, targets, ga
     # d/dx is bounded by 1 + gamma (|x| + 1) and d/dy by |x| + gamma (|x| + 1); "mean" divides them by n
     _close(gx, rx, dtype, scale=(1.0 + gamma) / n)
     _close(gy, ry, dtype, scale=(1.0 + gamma) * (1.0 + scale) / n)
+    if reduction == "none":
+        # element by element, relative to the size of the terms each gradient sums (so tiny gradients at confident
+        # logits must be accurate too, issue 12 item 6): with q = 1 - p_t, w = q^gamma and ce the cross-entropy,
+        # d/dx = a_t w [(s - y) + gamma ce rho] with |s - y| <= q, |rho| <= 1, and
+        # d/dy = a_t w [-x + gamma (ce / q)(1 - 2s)] + (2 alpha - 1) ce w
+        xd, yd = x.double(), y.double()
+        q = torch.sigmoid(xd) * (1 - yd) + torch.sigmoid(-xd) * yd
+        ce = -(yd * F.logsigmoid(xd) + (1 - yd) * F.logsigmoid(-xd))
+        w = _focal_factor(q, gamma) if gamma else torch.ones_like(q)
+        ratio = torch.where(q > 0, ce / torch.where(q > 0, q, 1.0), 1.0)
+        a_t = 1.0 if alpha is None else alpha * yd + (1 - alpha) * (1 - yd)
+        tol = 64 * torch.finfo(dtype).eps
+        tiny = torch.finfo(dtype).tiny / tol  # results below the dtype's normal range
+        bound_x = tol * (a_t * w * (q + gamma * ce) + rx.abs()) + tiny
+        bound_y = tol * (a_t * w * (xd.abs() + gamma * ratio) + abs(2 * (alpha or 0.5) - 1) * ce * w + ry.abs()) + tiny
+        assert ((gx.double() - rx).abs() <= bound_x).all(), ((gx.double() - rx).abs() / bound_x).max()
+        assert ((gy.double() - ry).abs() <= bound_y).all(), ((gy.double() - ry).abs() / bound_y).max()
 
 
 def test_sigmoid_focal_issue_example():
