@@ -69,6 +69,14 @@ html_theme_options = {
 html_show_sourcelink = False
 # MathJax: the default (a CDN) unless a local copy is named, e.g. for building and reading offline:
 #   LOSSLAB_MATHJAX=/usr/share/javascript/mathjax/MathJax.js make docs
+#   LOSSLAB_MATHJAX="/usr/share/javascript/mathjax/MathJax.js?config=TeX-AMS-MML_HTMLorMML" make docs
+# (Debian's libjs-mathjax is MathJax 2: it gets the equivalent of the MathJax 3 settings below.)
 if os.environ.get("LOSSLAB_MATHJAX"):
-    mathjax_path = "file://" + os.environ["LOSSLAB_MATHJAX"] if os.path.isabs(os.environ["LOSSLAB_MATHJAX"]) \
-        else os.environ["LOSSLAB_MATHJAX"]
+    _mj = os.environ["LOSSLAB_MATHJAX"]
+    mathjax_path = "file://" + _mj if _mj.startswith("/") else _mj
+    if "MathJax.js" in _mj:
+        # myst marks prose sections tex2jax_ignore and lets MathJax 3 process only the class "math"; say the same
+        # to MathJax 2.
+        myst_update_mathjax = False
+        mathjax2_config = {"tex2jax": {"processClass": "math|tex2jax_process|mathjax_process",
+                                       "ignoreClass": "tex2jax_ignore|mathjax_ignore"}}

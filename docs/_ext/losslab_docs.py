@@ -227,23 +227,35 @@ def _first_line(obj: Any) -> str:
     return doc.strip().split("\n\n")[0].replace("\n", " ") if doc else ""
 
 
-def api_index() -> str:
-    """The API index: one section per family, a table of names and one-line summaries, and the hidden toctree."""
+def api_family_page(family: str, names: list[str]) -> str:
+    """A family's page: a table of its public names with one-line summaries, and the toctree of their pages."""
     import losslab
 
+    out = [_title(family_title(family)), ".. list-table::", "   :widths: 2 5", ""]
+    for n in names:
+        obj = getattr(losslab, n)
+        summary = _first_line(obj) if (inspect.isclass(obj) or callable(obj)) else _constant_comment(n)
+        if not summary:
+            summary = f"``{obj!r}``"
+        out += [f"   * - :doc:`{n}`", f"     - {summary if summary.startswith('``') else rst_escape(summary)}"]
+    out += ["", ".. toctree::", "   :hidden:", ""] + [f"   {n}" for n in names] + [""]
+    return "\n".join(out)
+
+
+def api_index() -> str:
+    """The API index: the families, each with its number of names, and the toctree of the family pages."""
+    import losslab
+
+    groups = api_groups()
     out = [_title("API reference"),
            f"Every public name of ``losslab`` ({len(losslab.__all__)} of them), one page each, grouped by family. "
            "Losses come first in each family (each function followed by its ``nn.Module`` form), then the "
-           "family's helpers. This index is generated from ``losslab.__all__`` and the catalogue.", ""]
-    for family, names in api_groups().items():
-        out += [_title(family_title(family), "-"), ".. list-table::", "   :widths: 2 5", ""]
-        for n in names:
-            obj = getattr(losslab, n)
-            summary = _first_line(obj) if (inspect.isclass(obj) or callable(obj)) else _constant_comment(n)
-            if not summary:
-                summary = f"``{obj!r}``"
-            out += [f"   * - :doc:`{n}`", f"     - {summary if summary.startswith('``') else rst_escape(summary)}"]
-        out += ["", ".. toctree::", "   :hidden:", ""] + [f"   {n}" for n in names] + [""]
+           "family's helpers. These pages are generated from ``losslab.__all__`` and the catalogue.", "",
+           ".. list-table::", "   :widths: 2 5", ""]
+    for family, names in groups.items():
+        shown = ", ".join(f":doc:`{n} <{n}>`" for n in names[:4]) + (", ..." if len(names) > 4 else "")
+        out += [f"   * - :doc:`family-{family}` ({len(names)})", f"     - {shown}"]
+    out += ["", ".. toctree::", "   :hidden:", ""] + [f"   family-{f}" for f in groups] + [""]
     return "\n".join(out)
 
 
@@ -257,6 +269,17 @@ def gallery_specs() -> tuple[list[Any], list[Any]]:
 
     specs = registry.all_specs()
     return [s for s in specs if s.curve is not None], [s for s in specs if s.curve is None]
+
+
+def gallery_target(spec: Any) -> float | None:
+    """The target a curve is drawn for: ``losslab plot``'s default, except where that default says little: 2 for
+    a loss on positive values (counts: at a target of 0 the Poisson loss is a straight line) and 1 for a margin
+    loss on signed scores (labels in {-1, 1})."""
+    if spec.input_domain == "positive":
+        return 2.0
+    if spec.input_domain == "signed":
+        return 1.0
+    return None
 
 
 def gallery_page() -> str:
@@ -294,7 +317,7 @@ def write_gallery_figures(folder: Path) -> list[Path]:
 
     drawn, _ = gallery_specs()
     folder.mkdir(parents=True, exist_ok=True)
-    paths = [plot.plot_losses([s.name], out=folder / f"{s.name}.png") for s in drawn]
+    paths = [plot.plot_losses([s.name], target=gallery_target(s), out=folder / f"{s.name}.png") for s in drawn]
     paths.append(plot.plot_bce_soft(folder / "bce-soft.png"))
     paths.append(plot.plot_tempered(folder / "tempered.png"))
     return paths
@@ -421,12 +444,11 @@ def bce_numbers() -> dict[str, float]:
 def bce_fragment() -> str:
     n = bce_numbers()
     rows = [
-        ["`[0.1, 0.3, 0.5, 0.8]`", f"{n['keras_off']:.8f}", f"{n['bce_off']:.8f}", f"{n['kl_off']:.8f}"],
-        ["`[0.5, 0.5, 0.5, 0.5]`", "", f"{n['bce_half']:.8f}", f"{n['kl_half']:.8f}"],
-        ["`[0.5, 0.3, 0.5, 0.9]` (= target)", f"{n['keras_at']:.7f}", f"{n['bce_at']:.8f}", f"{n['kl_at']:.8f}"],
+        ["[0.1, 0.3, 0.5, 0.8]", f"{n['keras_off']:.8f}", f"{n['bce_off']:.8f}", f"{n['kl_off']:.8f}"],
+        ["[0.5, 0.5, 0.5, 0.5]", "—", f"{n['bce_half']:.8f}", f"{n['kl_half']:.8f}"],
+        ["[0.5, 0.3, 0.5, 0.9] = target", f"{n['keras_at']:.7f}", f"{n['bce_at']:.8f}", f"{n['kl_at']:.8f}"],
     ]
-    table = _md_table(["prediction (target `[0.5, 0.3, 0.5, 0.9]`)", "Keras `BinaryCrossentropy()`",
-                       "`losslab.binary_cross_entropy`", "`losslab.binary_kl_divergence`"], rows)
+    table = _md_table(["prediction", "Keras BCE", "losslab BCE", "losslab KL"], rows)
     return (table + f"\nThe mean binary entropy of the targets, `losslab.binary_entropy(y).mean()`, is "
             f"{n['entropy']:.8f}: exactly the cross-entropy at the target, and cross-entropy minus it is the KL "
             f"column ({n['bce_off']:.8f} − {n['entropy']:.8f} = {n['bce_off'] - n['entropy']:.8f}).\n")
@@ -530,8 +552,12 @@ def generate(out: Path = GENERATED, figures: bool = True) -> None:
     pages = api_pages()
     for name, text in pages.items():
         _write(api / f"{name}.rst", text)
+    groups = api_groups()
+    for family, names in groups.items():
+        _write(api / f"family-{family}.rst", api_family_page(family, names))
+    keep = set(pages) | {"index"} | {f"family-{f}" for f in groups}
     for stale in api.glob("*.rst"):
-        if stale.stem not in pages and stale.stem != "index":
+        if stale.stem not in keep:
             stale.unlink()
     _write(api / "index.rst", api_index())
     _write(out / "gallery.rst", gallery_page())

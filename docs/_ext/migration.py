@@ -283,10 +283,16 @@ def _render_ours(cell: str) -> str:
         name, args = m.group(1), m.group(3)
         fn = getattr(losslab, name)
         if args is not None and callable(fn):
-            args = re.sub(r"([A-Za-z_][A-Za-z0-9_]*)=", lambda k: (_resolve(fn, k.group(1)) or k.group(1)) + "=", args)
+            args = re.sub(r"([A-Za-z_][A-Za-z0-9_]*)=", lambda k, fn=fn: (_resolve(fn, k.group(1)) or k.group(1)) + "=", args)
         role = "class" if inspect.isclass(fn) else "func"
         parts.append(f"{{py:{role}}}`~losslab.{name}`" + (f" `({args})`" if args is not None else ""))
     return " / ".join(parts)
+
+
+def _render_peer(text: str) -> str:
+    """The peer's call as code, split before its arguments so that a narrow column breaks there."""
+    name, paren, args = text.partition("(")
+    return f"`{_cell(name.strip())}`" + (f" `({_cell(args)}`" if paren else "")
 
 
 def _cell(text: str) -> str:
@@ -310,6 +316,6 @@ def render() -> str:
     for library, rows in ROWS.items():
         out += [f"## {library}", "", "| peer | losslab | differences |", "|---|---|---|"]
         for peer, ours, diff in rows:
-            out.append(f"| `{_cell(peer)}` | {_render_ours(ours)} | {_cell(diff) or 'Same values.'} |")
+            out.append(f"| {_render_peer(peer)} | {_render_ours(ours)} | {_cell(diff) or 'Same values.'} |")
         out.append("")
     return "\n".join(out)
