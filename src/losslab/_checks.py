@@ -26,6 +26,7 @@ from __future__ import annotations
 import contextlib
 import math
 import sys
+import types
 from collections.abc import Iterator, Sequence
 
 import torch
@@ -195,7 +196,7 @@ def _calling_loss() -> str:
 
     public = set(getattr(losslab, "__all__", ()))
     found = ""
-    frame = sys._getframe(1)
+    frame: types.FrameType | None = sys._getframe(1)
     while frame is not None:
         if frame.f_globals.get("__name__", "").startswith("losslab.") and frame.f_code.co_name in public:
             found = frame.f_code.co_name
@@ -220,7 +221,8 @@ def check_finite(x: torch.Tensor, name: str, loss: str = "") -> None:
     """Value check: no NaN or ±inf in ``x`` (one host sync); ``loss`` names the loss in the message."""
     if not validation_enabled() or x.numel() == 0 or not x.is_floating_point():
         return
-    _check_extremes_finite(*_extremes(x), name, loss)
+    xmin, xmax = _extremes(x)
+    _check_extremes_finite(xmin, xmax, name, loss)
 
 
 def check_all_finite(tensors: Sequence[tuple[str, torch.Tensor]], loss: str = "") -> None:

@@ -94,17 +94,22 @@ def reduce_loss(
         out = weighted.sum()
     else:
         total = weighted.sum()
-        if normalizer is not None:
-            den = torch.as_tensor(normalizer, dtype=total.dtype, device=total.device).reshape(())
-        elif weight is not None:
+        den: torch.Tensor | None = None
+        if isinstance(normalizer, torch.Tensor):
+            den = normalizer.to(dtype=total.dtype, device=total.device).reshape(())
+        elif normalizer is None and weight is not None:
             den = torch.broadcast_to(weight, loss.shape).sum()
-        elif mask is not None:
+        elif normalizer is None and mask is not None:
             den = torch.broadcast_to(mask, loss.shape).sum().to(total.dtype)
+        if den is not None:
+            # The denominator rule: d if d > 0 else 1 (0 / 0 -> 0 for a mean over nothing). ``den == 0`` rather
+            # than ``den > 0`` so that, with validation off, a NaN normalizer shows as a NaN loss, not a silent sum.
+            out = total / torch.where(den == 0, torch.ones_like(den), den)
+        elif normalizer is not None:
+            # a number (checked finite and >= 0 above): the same rule without creating a tensor
+            out = total / normalizer if normalizer > 0 else total
         else:
-            den = torch.tensor(float(loss.numel()), dtype=total.dtype, device=total.device)
-        # The denominator rule: d if d > 0 else 1 (0 / 0 -> 0 for a mean over nothing). ``den == 0`` rather than
-        # ``den > 0`` so that, with validation off, a NaN normalizer shows as a NaN loss instead of a silent sum.
-        out = total / torch.where(den == 0, torch.ones_like(den), den)
+            out = total / max(loss.numel(), 1)  # an empty loss sums to 0
     return out if dtype is None or out.dtype == dtype else out.to(dtype)
 
 
