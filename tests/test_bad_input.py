@@ -353,3 +353,27 @@ def test_zero_channels_raise_naming_the_input(name):
     args = [a[:, :0] if isinstance(a, torch.Tensor) and a.ndim >= 2 else a for a in args]
     first = _positional_names(spec, args)[0]
     _raises_naming(lambda: spec.function(*args, **kwargs), (first, "dim 1"), ValueError)
+
+
+def _per_class_cases():
+    for spec in SPECS:
+        params = inspect.signature(spec.function).parameters
+        for name in ("class_weight", "pos_weight"):
+            if name in params:
+                yield pytest.param(spec, name, id=f"{spec.name}-{name}")
+
+
+@pytest.mark.parametrize("spec, name", list(_per_class_cases()))
+@pytest.mark.parametrize("value", [math.nan, math.inf, -1.0], ids=["nan", "inf", "negative"])
+def test_bad_per_class_weight_raises_naming_it(spec, name, value):
+    # per-class weights are rarely in the samplers' calls: one weight per class (dim 1, or the last dim for
+    # pos_weight), one entry bad
+    args, kwargs = _sample(spec)
+    size = args[0].shape[1] if name == "class_weight" else args[0].shape[-1]
+    w = torch.ones(size, dtype=torch.float64)
+    kwargs[name] = w
+    spec.function(*args, **kwargs)  # the good weight is accepted
+    w = w.clone()
+    w[0] = value
+    kwargs[name] = w
+    _raises_naming(lambda: spec.function(*args, **kwargs), (name,), ValueError)
