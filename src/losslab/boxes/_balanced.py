@@ -107,7 +107,8 @@ def iou_balanced_sigmoid_focal_loss(
         gamma: Focal focusing parameter, ``>= 0``.
         alpha: Weight of positives (1 - alpha on negatives), in [0, 1]; ``None`` for no class weighting.
         normalizer: Denominator of ``"mean"`` (the number of positives, as the paper); ``None`` averages over
-            the (weighted) elements.
+            the (weighted) elements. ``>= 0`` and finite; 0 (a batch without positives) gives the plain sum, as
+            mmdetection's ``max(num_pos, 1)`` (the rule of :func:`losslab.reduce_loss`).
         distributed: All-reduce the renormalization sums (and the ``"mean"`` denominator) over the processes
             of ``torch.distributed``, so N shards give the whole batch's loss (summed) and gradients.
         weight: Optional weights broadcastable to ``logits``; they also weight the renormalization sums.
@@ -190,7 +191,7 @@ def iou_balanced_softmax_cross_entropy(
         eta: Focus on high-IoU positives, ``>= 0``; the author's Faster R-CNN configs use 1.25-1.3.
         background_index: The background class (negatives), 0 as in the author's mmdetection v1 code.
         normalizer: Denominator of ``"mean"``; ``None`` averages over the (weighted) samples, as the author's
-            code (``avg_factor`` = number of sampled RoIs).
+            code (``avg_factor`` = number of sampled RoIs). ``>= 0`` and finite; 0 gives the plain sum.
         distributed: All-reduce the renormalization sums and the ``"mean"`` denominator.
         weight: Optional weights broadcastable to the per-sample loss ``(N, *)``.
         reduction: ``"none"`` | ``"mean"`` | ``"sum"``.
@@ -278,7 +279,8 @@ def iou_balanced_smooth_l1_loss(
         lam: The exponent :math:`\lambda`, ``>= 0``; ``lam=0`` gives the plain smooth-L1.
         beta: Smooth-L1 quadratic zone, ``>= 0`` (0.11 as in mmdetection's RetinaNet).
         loc_weight: The constant :math:`w_{loc}`, ``> 0``.
-        normalizer: Denominator of ``"mean"`` instead of the (weighted) number of boxes.
+        normalizer: Denominator of ``"mean"`` instead of the (weighted) number of boxes; ``>= 0`` and finite,
+            0 gives the plain sum.
         distributed: All-reduce the ``"mean"`` denominator over the processes.
         weight: Optional weights broadcastable to the per-box loss ``(...)``.
         reduction: ``"none"`` | ``"mean"`` | ``"sum"``.
