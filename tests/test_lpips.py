@@ -105,8 +105,14 @@ def test_lpips_float32_network_and_module_form(weight_files):
         auto = lpips_distance(x, y, network=net)
     assert auto.dtype == torch.float32
     torch.testing.assert_close(auto, lpips_distance(x, y, network=net))
-    with pytest.raises(ValueError, match="network: expected weights in the images' compute dtype"):
-        lpips_distance(x.double(), y.double(), network=net)
+    # images in another dtype than the network are cast to it; the distance is computed in the images' dtype
+    out64 = lpips_distance(x.double(), y.double(), network=net)
+    assert out64.dtype == D
+    torch.testing.assert_close(out64, lpips_distance(x, y, network=net).double(), rtol=1e-5, atol=1e-7)
+    half_net = LPIPSNetwork.vgg16(backbone_weights=vgg_path, linear_weights=lin_path).bfloat16()
+    out_half = lpips_distance(x, y, network=half_net)
+    assert out_half.dtype == torch.float32 and torch.isfinite(out_half)
+    torch.testing.assert_close(out_half, lpips_distance(x, y, network=net), rtol=5e-2, atol=1e-3)
 
 
 def test_missing_files_name_both_expected_files(tmp_path, monkeypatch):

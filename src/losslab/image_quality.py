@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from contextlib import nullcontext
 
 import torch
 import torch.nn.functional as F
@@ -28,6 +29,8 @@ from ._numerics import upcast
 from ._reduction import reduce_loss
 
 __all__ = ["ssim_loss", "SSIMLoss", "ms_ssim_loss", "MSSSIMLoss", "charbonnier_loss", "CharbonnierLoss", "MS_SSIM_WEIGHTS"]
+
+_AUTOCAST_DEVICES = ("cpu", "cuda", "xpu", "mps", "hpu")
 
 # The five scale weights of Wang, Simoncelli & Bovik (2003), Table/Section 3.2 (finest scale first).
 MS_SSIM_WEIGHTS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
@@ -144,11 +147,11 @@ def _pow_pos(x: torch.Tensor, p: float) -> torch.Tensor:
 def _float32_region(pred: torch.Tensor, target: torch.Tensor):
     """Inputs in their compute dtype, the result dtype, and a context with autocast off (convolutions in fp32)."""
     device = pred.device.type
-    autocast_on = torch.is_autocast_enabled(device) if device in ("cpu", "cuda", "xpu", "mps") else False
-    out_dtype = torch.float32 if autocast_on else pred.dtype
+    has_autocast = device in _AUTOCAST_DEVICES  # e.g. not "meta"
+    out_dtype = torch.float32 if has_autocast and torch.is_autocast_enabled(device) else pred.dtype
     x, y = upcast(pred, target)
     y = y.to(x.dtype)
-    return x, y, out_dtype, torch.autocast(device_type=device, enabled=False)
+    return x, y, out_dtype, (torch.autocast(device_type=device, enabled=False) if has_autocast else nullcontext())
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import os
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import nullcontext
 
 import torch
 from torch import nn
@@ -225,16 +226,17 @@ def lpips_distance(
         Per-image distance ``(N,)`` for ``"none"`` (lpips returns ``(N, 1, 1, 1)``), otherwise a scalar.
 
     Raises:
-        ValueError: images not ``(N, 3, H, W)`` or of different shapes, values outside ``input_range``
-            (validation on), or a network whose weights are in another dtype than the computation.
+        ValueError: images not ``(N, 3, H, W)`` or of different shapes, or values outside ``input_range``
+            (validation on).
         TypeError: ``network`` not an :class:`LPIPSNetwork`, or non-floating images.
 
     Note:
         The VGG-16 variant of LPIPS v0.1 (the ``lpips`` package's default ``net="vgg"`` for a loss): lpips'
         scaling layer, the five ``relu*_*`` block outputs, the 1x1 linear layers without bias, the spatial mean.
         The norm's square root has a zero gradient where a feature vector is all zero (ReLU features often are),
-        instead of NaN. float16/bfloat16 images are computed in float32; under autocast the network runs in
-        float32 and the result is float32. Both images go through the network with gradients (detach the target
+        instead of NaN. The network runs in its own dtype (the images are cast to it: a half-precision network
+        gets half inputs), with autocast off (a float32 network runs in float32); the normalization and the
+        distance are computed in the images' dtype, float32 for half images; under autocast the result is float32. Both images go through the network with gradients (detach the target
         yourself if it is fixed). The module form :class:`LPIPSDistance` holds the network as a submodule: its
         ``parameters()`` are the frozen backbone's (``requires_grad=False``).
 
@@ -266,24 +268,23 @@ def lpips_distance(
     check_in_range(pred.detach(), "pred", low, high, hint)
     check_in_range(target.detach(), "target", low, high, hint)
     device = pred.device.type
-    autocast_on = torch.is_autocast_enabled(device) if device in ("cpu", "cuda", "xpu", "mps") else False
-    out_dtype = torch.float32 if autocast_on else pred.dtype
+    has_autocast = device in ("cpu", "cuda", "xpu", "mps", "hpu")  # e.g. not "meta"
+    out_dtype = torch.float32 if has_autocast and torch.is_autocast_enabled(device) else pred.dtype
     x, y = upcast(pred, target)
     y = y.to(x.dtype)
-    if network.lin0.dtype != x.dtype:
-        raise ValueError(
-            f"network: expected weights in the images' compute dtype {x.dtype}, got {network.lin0.dtype}; "
-            f"convert it with network.to({x.dtype})"
-        )
-    with torch.autocast(device_type=device, enabled=False):
+    # the network runs in its own dtype (a half-precision network gets half inputs); the distance is computed
+    # in the images' compute dtype (float32 for half images)
+    net_dtype = next((p.dtype for p in network.parameters() if p.is_floating_point()), network.lin0.dtype)
+    with torch.autocast(device_type=device, enabled=False) if has_autocast else nullcontext():
         # images to lpips' [-1, 1]
         x = (x - low) * (2.0 / (high - low)) - 1.0
         y = (y - low) * (2.0 / (high - low)) - 1.0
         total = None
-        for fx, fy, w in zip(network(x), network(y), network.linear_weights):
+        for fx, fy, w in zip(network(x.to(net_dtype)), network(y.to(net_dtype)), network.linear_weights):
+            fx, fy = fx.to(x.dtype), fy.to(x.dtype)
             nx = fx / (safe_sqrt(fx.square().sum(1, keepdim=True)) + eps)
             ny = fy / (safe_sqrt(fy.square().sum(1, keepdim=True)) + eps)
-            layer = ((nx - ny).square() * w.view(1, -1, 1, 1)).sum(1).mean((1, 2))
+            layer = ((nx - ny).square() * w.to(x.dtype).view(1, -1, 1, 1)).sum(1).mean((1, 2))
             total = layer if total is None else total + layer
     return reduce_loss(total, reduction, sample_weight, dtype=out_dtype)
 
