@@ -114,7 +114,7 @@ def _blur(x: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
     nd = x.ndim - 2
     k = x.shape[1]
     if k == 0:  # an empty batch: the output's shape, still attached to the graph
-        return x[(..., *(slice(0, s - g.numel() + 1) for s in x.shape[2:]))]
+        return x[(Ellipsis,) + tuple(slice(0, s - g.numel() + 1) for s in x.shape[2:])]
     conv = F.conv2d if nd == 2 else F.conv3d
     for d in range(nd):
         shape = [1] * nd
@@ -321,15 +321,14 @@ def ms_ssim_loss(
     pool = F.avg_pool2d if x.ndim == 4 else F.avg_pool3d
     with no_autocast:
         g = _gaussian_window(win_size, win_sigma, x)
-        ms = None
+        terms = []
         for level, w in enumerate(weights):
             ssim, cs = _ssim_cs(x, y, g, c1, c2)
-            term = _pow_pos(ssim if level == len(weights) - 1 else cs, w)
-            ms = term if ms is None else ms * term
+            terms.append(_pow_pos(ssim if level == len(weights) - 1 else cs, w))
             if level < len(weights) - 1:
                 padding = [s % 2 for s in x.shape[2:]]
                 x, y = pool(x, 2, padding=padding), pool(y, 2, padding=padding)
-        loss = 1.0 - ms.mean(1)
+        loss = 1.0 - torch.stack(terms).prod(0).mean(1)
     return reduce_loss(loss, reduction, sample_weight, dtype=out_dtype)
 
 

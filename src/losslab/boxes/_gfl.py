@@ -12,7 +12,7 @@ from .._numerics import upcast
 from .._reduction import check_normalizer, reduce_loss
 
 
-def _check_normalizer(normalizer: object) -> None:
+def _check_normalizer(normalizer: torch.Tensor | float | None) -> None:
     """``reduce_loss``'s normalizer check, up front."""
     if normalizer is not None:
         check_normalizer(normalizer)

@@ -89,6 +89,9 @@ class LPIPSNetwork(nn.Module):
         [(1, 3, 4, 4)]
     """
 
+    shift: torch.Tensor
+    scale: torch.Tensor
+
     def __init__(
         self,
         extractor: Callable[[torch.Tensor], Sequence[torch.Tensor] | Mapping[object, torch.Tensor]],
@@ -173,7 +176,8 @@ class LPIPSNetwork(nn.Module):
 
     @property
     def linear_weights(self) -> list[torch.Tensor]:
-        return [getattr(self, f"lin{k}") for k in range(self.num_layers)]
+        """The per-channel weights of each feature map, ``(C_k,)``."""
+        return [self.get_buffer(f"lin{k}") for k in range(self.num_layers)]
 
     def train(self, mode: bool = True) -> LPIPSNetwork:
         """Stays in eval mode whatever ``mode`` says (the network is fixed)."""
@@ -274,18 +278,19 @@ def lpips_distance(
     y = y.to(x.dtype)
     # the network runs in its own dtype (a half-precision network gets half inputs); the distance is computed
     # in the images' compute dtype (float32 for half images)
-    net_dtype = next((p.dtype for p in network.parameters() if p.is_floating_point()), network.lin0.dtype)
+    lin = network.linear_weights
+    net_dtype = next((p.dtype for p in network.parameters() if p.is_floating_point()), lin[0].dtype)
     with torch.autocast(device_type=device, enabled=False) if has_autocast else nullcontext():
         # images to lpips' [-1, 1]
         x = (x - low) * (2.0 / (high - low)) - 1.0
         y = (y - low) * (2.0 / (high - low)) - 1.0
-        total = None
-        for fx, fy, w in zip(network(x.to(net_dtype)), network(y.to(net_dtype)), network.linear_weights):
+        layers = []
+        for fx, fy, w in zip(network(x.to(net_dtype)), network(y.to(net_dtype)), lin):
             fx, fy = fx.to(x.dtype), fy.to(x.dtype)
             nx = fx / (safe_sqrt(fx.square().sum(1, keepdim=True)) + eps)
             ny = fy / (safe_sqrt(fy.square().sum(1, keepdim=True)) + eps)
-            layer = ((nx - ny).square() * w.to(x.dtype).view(1, -1, 1, 1)).sum(1).mean((1, 2))
-            total = layer if total is None else total + layer
+            layers.append(((nx - ny).square() * w.to(x.dtype).view(1, -1, 1, 1)).sum(1).mean((1, 2)))
+        total = torch.stack(layers).sum(0)
     return reduce_loss(total, reduction, sample_weight, dtype=out_dtype)
 
 

@@ -28,8 +28,6 @@ def _pairs(**kwargs):
     return sample
 
 
-_COMMON = dict(family="gan", tasks=("gan",), weighted=False, per_sample=False, empty_batch=False, grad_args=(0, 1))
-
 register(
     LossSpec(
         name="relativistic_discriminator_loss",
@@ -45,7 +43,12 @@ register(
         reference=_REF,
         sample=_pairs(kind="paired"),
         advice="R3GAN = paired + gamma/2 (r1_penalty + r2_penalty); stable without tricks.",
-        **_COMMON,
+        family="gan",
+        tasks=("gan",),
+        weighted=False,
+        per_sample=False,
+        empty_batch=False,
+        grad_args=(0, 1),
     )
 )
 
@@ -63,6 +66,11 @@ register(
         formula="paired: E[softplus(C(x) - C(G(z)))];  average: E_z[softplus(-(C(G(z)) - E C(x)))] + E_x[softplus(C(x) - E C(G(z)))]",
         reference=_REF,
         sample=_pairs(kind="paired"),
-        **_COMMON,
+        family="gan",
+        tasks=("gan",),
+        weighted=False,
+        per_sample=False,
+        empty_batch=False,
+        grad_args=(0, 1),
     )
 )
