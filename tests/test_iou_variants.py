@@ -73,7 +73,8 @@ def alpha_reference(b, t, alpha, kind):
         loss = loss + ((g["cx"] ** 2 + g["cy"] ** 2) / (g["cw"] ** 2 + g["ch"] ** 2)) ** alpha
     if kind == "ciou":
         v = 4 / math.pi**2 * (torch.atan(g["w2"] / g["h2"]) - torch.atan(g["w1"] / g["h1"])) ** 2
-        beta = v / (1 - g["iou"] + v)
+        den = 1 - g["iou"] + v
+        beta = torch.where(den > 0, v / den, 0.0)  # identical boxes: v = 0 and 1 - IoU = 0, the term is 0
         loss = loss + (beta * v) ** alpha
     return loss
 
@@ -235,3 +236,26 @@ def test_box_formats_and_rejected_arguments():
         efficient_iou_loss(b[:, [2, 1, 0, 3]], t)
     with pytest.raises(ValueError, match="kind: expected one of"):
         anchor_ious(b, t, kind="eiou")
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_coord = st.floats(-5.0, 5.0, allow_nan=False, allow_infinity=False)
+_size = st.floats(0.01, 6.0, allow_nan=False, allow_infinity=False)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.tuples(_coord, _coord, _size, _size, _coord, _coord, _size, _size), st.floats(0.25, 4.0))
+def test_differential_against_paper_formulas(p, alpha):
+    x, y, w, h, u, v, s, t = p
+    b = torch.tensor([[x, y, x + w, y + h]], dtype=D)
+    g = torch.tensor([[u, v, u + s, v + t]], dtype=D)
+    torch.testing.assert_close(efficient_iou_loss(b, g, eps=0.0, reduction="none"), eiou_reference(b, g), rtol=1e-9, atol=1e-12)
+    for kind in ("iou", "giou", "diou", "ciou"):
+        torch.testing.assert_close(
+            alpha_iou_loss(b, g, alpha=alpha, kind=kind, eps=0.0, reduction="none"),
+            alpha_reference(b, g, alpha, kind), rtol=1e-9, atol=1e-12,
+        )
+    if abs((x + w / 2) - (u + s / 2)) + abs((y + h / 2) - (v + t / 2)) > 1e-6:  # the paper's angle is 0/0 otherwise
+        torch.testing.assert_close(scylla_iou_loss(b, g, eps=0.0, reduction="none"), siou_reference(b, g), rtol=1e-9, atol=1e-12)
