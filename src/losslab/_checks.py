@@ -176,7 +176,10 @@ def _extremes(x: torch.Tensor, *extra: torch.Tensor) -> list[float]:
     if x.dtype == torch.bool:
         x = x.to(torch.uint8)
     lo, hi = torch.aminmax(x.detach())
-    return torch.stack((lo, hi, *(e.to(lo.dtype) for e in extra))).tolist()
+    dtype = lo.dtype
+    for e in extra:  # read the extras at their own precision (a float64 row sum next to float16 values)
+        dtype = torch.promote_types(dtype, e.dtype)
+    return torch.stack([v.to(dtype) for v in (lo, hi, *extra)]).tolist()
 
 
 def finite_extremes(x: torch.Tensor, name: str, loss: str = "", extra: Sequence[torch.Tensor] = ()) -> list[float]:
@@ -275,9 +278,8 @@ def check_class_indices(
 ) -> None:
     if not validation_enabled() or target.numel() == 0:
         return
-    valid = target if ignore_index is None else target[target != ignore_index]
-    if valid.numel() == 0:
-        return
+    # ignored positions read as class 0 (no boolean indexing: that would be a second sync)
+    valid = target if ignore_index is None else torch.where(target == ignore_index, torch.zeros_like(target), target)
     tmin, tmax = (int(v) for v in _extremes(valid))
     if tmin < 0 or tmax >= num_classes:
         extra = f" (ignore_index={ignore_index})" if ignore_index is not None else ""
