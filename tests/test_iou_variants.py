@@ -8,6 +8,8 @@ import math
 
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import losslab
 from losslab import (
@@ -236,10 +238,6 @@ def test_box_formats_and_rejected_arguments():
         efficient_iou_loss(b[:, [2, 1, 0, 3]], t)
     with pytest.raises(ValueError, match="kind: expected one of"):
         anchor_ious(b, t, kind="eiou")
-
-
-from hypothesis import given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
 
 _coord = st.floats(-5.0, 5.0, allow_nan=False, allow_infinity=False)
 _size = st.floats(0.01, 6.0, allow_nan=False, allow_infinity=False)
