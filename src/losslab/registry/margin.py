@@ -29,6 +29,20 @@ def _scores_index(classes: int = 5, spatial: tuple[int, ...] = (), **kwargs):
     return sample
 
 
+def _curve(function):
+    """Two classes, scores ``[x, 0]``; label 1 means class 0 (the plotted score's class), label 0 class 1.
+    Other targets are not labels: NaN (a gap in the plot)."""
+
+    def curve(x: torch.Tensor, y: float) -> torch.Tensor:
+        scores = torch.stack([x, torch.zeros_like(x)], dim=1)
+        if y not in (0.0, 1.0):
+            return torch.full_like(x, float("nan"))
+        index = torch.full(x.shape, 0 if y == 1.0 else 1, dtype=torch.long)
+        return function(scores, index, reduction="none")
+
+    return curve
+
+
 register(
     LossSpec(
         name="categorical_hinge_loss",
@@ -46,6 +60,7 @@ register(
         reference="K. Crammer, Y. Singer, On the Algorithmic Implementation of Multiclass Kernel-based Vector "
         "Machines, JMLR 2001",
         sample=_scores_index(classes=5, spatial=(3,)),
+        curve=_curve(M.categorical_hinge_loss),
         advice="A multi-class SVM objective: only the runner-up class is pushed down. No probabilities come out; "
         "prefer softmax_cross_entropy unless you want margins.",
     )
@@ -68,6 +83,7 @@ register(
         reference="J. Weston, C. Watkins, Support Vector Machines for Multi-Class Pattern Recognition, ESANN 1999 "
         "(torch.nn.MultiMarginLoss)",
         sample=_scores_index(classes=5, spatial=(3,), p=2, margin=1.0),
+        curve=_curve(M.multiclass_hinge_loss),
         advice="torch.nn.MultiMarginLoss with channels-first spatial dims and ignore_index; p=2 is the smooth "
         "squared hinge.",
     )
