@@ -53,6 +53,7 @@ autodoc_member_order = "bysource"
 autodoc_typehints = "signature"
 autodoc_default_options = {"undoc-members": False}
 add_module_names = False
+add_function_parentheses = False
 python_display_short_literal_types = True
 
 myst_enable_extensions = ["dollarmath", "colon_fence", "deflist"]

@@ -166,6 +166,12 @@ def _spec_for(name: str) -> Any:
     return None
 
 
+def _specs_with_module(name: str) -> list[Any]:
+    from losslab import registry
+
+    return [s for s in registry.all_specs() if s.module is not None and s.module.__name__ == name]
+
+
 def _catalogue_table(spec: Any) -> str:
     rows = [
         ("family", spec.family),
@@ -198,6 +204,12 @@ def api_page(name: str) -> str:
         out += [f".. py:data:: {name}", f"   :value: {obj!r}", ""]
         if comment:
             out += ["   " + rst_escape(comment), ""]
+    shared = [s.name for s in _specs_with_module(name)]
+    if len(shared) > 1:
+        spec = None
+        out += [".. rubric:: In the catalogue", "",
+                "The module form of several catalogue entries: "
+                + ", ".join(f":func:`{n}`" for n in shared) + ".", ""]
     if spec is not None:
         out += [".. rubric:: In the catalogue", ""]
         out += [rst_escape(spec.summary), ""]
@@ -205,6 +217,8 @@ def api_page(name: str) -> str:
             out += [rst_escape(spec.advice), ""]
         out += ["Formula (plain text, as ``losslab info`` prints it)::", "", "    " + spec.formula, ""]
         out += [_catalogue_table(spec), ""]
+        if name != spec.name:
+            out += [_call_equivalence(spec), ""]
         other = spec.module.__name__ if name == spec.name and spec.module is not None else spec.name
         if other != name:
             role = "class" if name == spec.name else "func"
@@ -213,6 +227,16 @@ def api_page(name: str) -> str:
             out += [f".. figure:: ../gallery/{spec.name}.png", f"   :alt: {spec.name} against its input", "",
                     f"   ``losslab plot {spec.name}`` (see the :doc:`gallery <../gallery>`).", ""]
     return "\n".join(out).rstrip() + "\n"
+
+
+def _call_equivalence(spec: Any) -> str:
+    """One sentence: the module called on the inputs equals the function with the bound hyperparameters."""
+    params = inspect.signature(spec.function).parameters.values()
+    inputs = ", ".join(p.name for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD))
+    return (f"Calling the module equals calling the function with the hyperparameters bound at construction: "
+            f"``{spec.module.__name__}(**hyperparameters)({inputs})`` is "
+            f"``{spec.name}({inputs}, **hyperparameters)`` (per-call arguments such as ``sample_weight`` are "
+            f"passed to the call).")
 
 
 def api_pages() -> dict[str, str]:
@@ -306,7 +330,8 @@ def gallery_page() -> str:
             "These compare whole images, boxes, feature maps or distributions over a grid, or take a network, so "
             "they are not a function of one prediction against one target; ``losslab plot`` refuses them the same "
             "way:", ""]
-    for s in skipped:
+    order = {f: i for i, f in enumerate(dict.fromkeys(s.family for s in drawn + skipped))}
+    for s in sorted(skipped, key=lambda s: order[s.family]):
         out.append(f"- :func:`~losslab.{s.name}` ({s.family}): {rst_escape(s.summary)}")
     return "\n".join(out) + "\n"
 
@@ -378,9 +403,9 @@ def choosing_activations() -> str:
         fits = [guide.activation_fit(spec, a)[0] for a in acts]
         if all(f == "n/a" for f in fits):
             continue
-        rows.append([api_ref(spec.name), spec.input_kind] + ["✓" if f == "fits" else "✗" for f in fits])
-    header = ["loss", "input"] + [f"{a} {md_escape(guide.OUTPUT_ACTIVATIONS[a])}" for a in acts]
-    return _md_table(header, rows)
+        rows.append([api_ref(spec.name)] + ["✓" if f == "fits" else "" for f in fits])
+    ranges = "; ".join(f"{a}: {md_escape(r)}" for a, r in guide.OUTPUT_ACTIVATIONS.items())
+    return f"Output ranges: {ranges}.\n\n" + _md_table(["loss"] + acts, rows)
 
 
 def choosing_pairs() -> str:
