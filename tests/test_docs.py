@@ -18,7 +18,7 @@ from losslab import guide, registry
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "docs" / "_ext"))
 
 import losslab_docs as docs  # noqa: E402
-import migration  # noqa: E402
+import losslab_migration as migration  # noqa: E402
 
 
 def test_every_public_name_has_an_api_page():

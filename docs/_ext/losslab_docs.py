@@ -562,7 +562,7 @@ def lab_fragment(results_path: str | os.PathLike[str] | None = None) -> str:
 
 
 def migration_fragment() -> str:
-    from migration import render
+    from losslab_migration import render
 
     return render()
 
