@@ -143,4 +143,4 @@ def test_lab_page_has_endpoints_and_outcomes(tmp_path):
     path = tmp_path / "results.json"
     path.write_text(json.dumps(results), encoding="utf-8")
     text = docs.lab_fragment(results_path=path)
-    assert "All sub-claims hold." in text and "<table>" in text
+    assert "All sub-claims hold." in text and "| sub-claim | primary endpoint" in text

@@ -549,11 +549,12 @@ def lab_fragment(results_path: str | os.PathLike[str] | None = None) -> str:
                 from losslab.experiments import report
 
                 out += [f"**Outcome: {md_escape(report.status(r))}.** {md_escape(r.get('verdict', ''))}", ""]
+                # the report's own Markdown (GitHub tables), as report.md shows it
                 table = report.endpoint_table(r.get("claims") or [])
                 if table:
-                    out += ["```{raw} html", report.markdown_to_html("\n".join(table)), "```", ""]
+                    out += ["\n".join(table), ""]
                 if r.get("table"):
-                    out += ["```{raw} html", report.markdown_to_html(r["table"]), "```", ""]
+                    out += ["Headline numbers of the run:", "", r["table"].strip(), ""]
     return "\n".join(out)
 
 
