@@ -70,7 +70,8 @@ def alpha_reference(b, t, alpha, kind):
     loss = 1 - g["iou"] ** alpha
     if kind == "giou":
         area_c = g["cw"] * g["ch"]
-        loss = loss + ((area_c - g["union"]) / area_c) ** alpha
+        # exactly >= 0; rounding can give -1e-17 for nested boxes (C = union), where the power would be NaN
+        loss = loss + ((area_c - g["union"]) / area_c).clamp(min=0) ** alpha
     if kind in ("diou", "ciou"):
         loss = loss + ((g["cx"] ** 2 + g["cy"] ** 2) / (g["cw"] ** 2 + g["ch"] ** 2)) ** alpha
     if kind == "ciou":
@@ -163,6 +164,16 @@ def test_alpha_one_equals_the_kinds_own_loss(kind, own):
     o = own(b2, t, reduction="sum")
     torch.testing.assert_close(a, o, rtol=1e-14, atol=1e-14)
     torch.testing.assert_close(torch.autograd.grad(a, b1)[0], torch.autograd.grad(o, b2)[0], rtol=1e-12, atol=1e-14)
+
+
+def test_alpha_giou_of_nested_boxes_is_finite():
+    # C == union: the GIoU penalty rounds to -1e-17 here, whose 1.5th power would be NaN (found by hypothesis)
+    b, t = torch.tensor([[0.0, 0.0, 1.01, 0.5]], dtype=D), torch.tensor([[0.0, 0.0, 4.0, 1.875]], dtype=D)
+    b.requires_grad_()
+    loss = alpha_iou_loss(b, t, alpha=1.5, kind="giou", eps=0.0)
+    (g,) = torch.autograd.grad(loss, b)
+    assert torch.isfinite(loss) and torch.isfinite(g).all()
+    assert loss.item() == pytest.approx(1 - (1.01 * 0.5 / (4 * 1.875)) ** 1.5, rel=1e-12)
 
 
 def test_alpha_iou_hand_value():

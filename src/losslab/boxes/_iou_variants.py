@@ -14,12 +14,13 @@ IOU_KINDS = ("iou", "giou", "diou", "ciou")
 
 
 def _pow(x: torch.Tensor, p: float) -> torch.Tensor:
-    """``x ** p`` for ``x >= 0`` with a finite gradient at 0: plain for ``p >= 1`` (the slope there is finite),
-    through a double where (gradient 0 at ``x <= 0``) for ``p < 1``."""
+    """``max(x, 0) ** p`` (a rounding error can make a zero GIoU penalty ``-1e-17``) with a finite gradient at
+    0: ``clamp_min`` then ``pow`` for ``p > 1`` (the slope there is finite), a double where (gradient 0 at
+    ``x <= 0``) for ``p < 1``."""
     if p == 1.0:
         return x
     if p > 1.0:
-        return x.pow(p)
+        return x.clamp_min(0.0).pow(p)
     ok = x > 0
     return torch.where(ok, torch.where(ok, x, torch.ones_like(x)).pow(p), torch.zeros_like(x))
 
