@@ -377,3 +377,18 @@ def test_bad_per_class_weight_raises_naming_it(spec, name, value):
     w[0] = value
     kwargs[name] = w
     _raises_naming(lambda: spec.function(*args, **kwargs), (name,), ValueError)
+
+
+def _ignore_index_cases():
+    for spec in SPECS:
+        if "ignore_index" in inspect.signature(spec.function).parameters:
+            yield pytest.param(spec, id=spec.name)
+
+
+@pytest.mark.parametrize("spec", list(_ignore_index_cases()))
+@pytest.mark.parametrize("bad", [True, 1.5, "255"], ids=["bool", "float", "str"])
+def test_ignore_index_must_be_an_int(spec, bad):
+    # True would compare equal to class 1 and 1.5 to nothing: both were silently accepted by some losses
+    args, kwargs = _sample(spec)
+    kwargs["ignore_index"] = bad
+    _raises_naming(lambda: spec.function(*args, **kwargs), ("ignore_index",), (TypeError, ValueError))
