@@ -48,6 +48,13 @@ def test_api_groups_place_each_name_once_and_losses_in_their_family():
         assert all(f"   {n}\n" in page for n in names)
 
 
+def test_home_counts_the_catalogue():
+    text = docs.home_fragment()
+    assert f"**{len(registry.all_specs())} losses**" in text and f"{len(losslab.__all__)} public names" in text
+    for family in {s.family for s in registry.all_specs()}:
+        assert f"(generated/api/family-{family}.rst)" in text
+
+
 def test_a_loss_page_shows_its_catalogue_entry_and_curve():
     spec = registry.get("sigmoid_focal_loss")
     page = docs.api_page("sigmoid_focal_loss")

@@ -239,6 +239,20 @@ def _call_equivalence(spec: Any) -> str:
             f"passed to the call).")
 
 
+def home_fragment() -> str:
+    """The catalogue at a glance: losses per family, linked to the family's API page."""
+    import losslab
+    from losslab import registry
+
+    specs = registry.all_specs()
+    counts: dict[str, int] = {}
+    for spec in specs:
+        counts[spec.family] = counts.get(spec.family, 0) + 1
+    families = ", ".join(f"[{family_title(f)}](generated/api/family-{f}.rst) ({n})" for f, n in counts.items())
+    return (f"**{len(specs)} losses** in {len(counts)} families ({len(losslab.__all__)} public names with the "
+            f"modules and helpers): {families}.\n")
+
+
 def api_pages() -> dict[str, str]:
     """``{public name: page text}`` for every name in ``losslab.__all__``."""
     return {name: api_page(name) for names in api_groups().values() for name in names}
@@ -588,6 +602,7 @@ def generate(out: Path = GENERATED, figures: bool = True) -> None:
     _write(api / "index.rst", api_index())
     _write(out / "gallery.rst", gallery_page())
     frag = out / "fragments"
+    _write(frag / "home.md", home_fragment())
     _write(frag / "choosing_tasks.md", choosing_tasks())
     _write(frag / "choosing_modifiers.md", choosing_modifiers())
     _write(frag / "choosing_activations.md", choosing_activations())
