@@ -3,8 +3,7 @@
 For every registered loss, with validation on (the default):
 
 * NaN, +inf or -inf in any floating tensor argument (predictions, targets, IoUs, distance maps, per-class and
-  per-sample weights) raises a ``ValueError`` whose message names the argument, and for a prediction also the
-  loss;
+  per-sample weights) raises a ``ValueError`` whose message names the argument and the loss;
 * a negative per-sample weight raises a ``ValueError`` naming the weight;
 * NaN, +inf or -inf as any float hyperparameter raises a ``ValueError`` naming it, in the function and in the
   module's constructor;
@@ -122,8 +121,8 @@ def test_non_finite_tensor_argument_raises_naming_it(spec, where, name, bad):
     else:  # the per-sample weight: ones over the unreduced loss, one entry bad
         none = spec.function(*args, **kwargs, reduction="none")
         kwargs[where] = _with_bad(torch.ones_like(none), BAD[bad])
-    prediction = isinstance(where, int) and where in spec.grad_args
-    _raises_naming(lambda: spec.function(*args, **kwargs), (name, spec.name) if prediction else (name,), ValueError)
+    # the message names the argument and the loss (for every argument, predictions or not)
+    _raises_naming(lambda: spec.function(*args, **kwargs), (name, spec.name), ValueError)
 
 
 @pytest.mark.parametrize("spec", [s for s in SPECS if s.weighted], ids=[s.name for s in SPECS if s.weighted])
