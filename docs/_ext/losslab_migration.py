@@ -126,10 +126,12 @@ ROWS: dict[str, list[tuple[str, str, str]]] = {
          "Takes logits; in log space."),
         ("CategoricalFocalCrossentropy(alpha=0.25, gamma=2)",
          "softmax_focal_loss(logits, target, gamma=, alpha=)",
-         "A float `alpha` multiplies every class as in Keras, but the default is None (no scaling); a (C,) "
-         "tensor gives per-class weights."),
+         "A float `alpha` multiplies every class as in Keras, but the default is None (no scaling): pass "
+         "`alpha=0.25` for Keras' default. A (C,) tensor gives per-class weights."),
         ("Dice(axis=None)", "dice_loss(probs, target, batch=)",
-         "Keras' `axis=None` pools the whole batch: `batch=True`. losslab's Dice is per class, then averaged."),
+         "Keras' `axis=None` pools the whole tensor (batch and classes) into one Dice; losslab computes one Dice "
+         "per class (per sample, or pooled over the batch with `batch=True`) and averages them: the same for a "
+         "single channel with `batch=True`."),
         ("Tversky(alpha, beta)", "tversky_loss(probs, target, alpha=, beta=)",
          "Keras computes its `alpha` on false negatives: `Tversky(alpha=a, beta=b)` equals "
          "`tversky_loss(alpha=b, beta=a)`. Here `alpha` weights FP and `beta` FN, as in the paper and MONAI."),
@@ -177,7 +179,9 @@ ROWS: dict[str, list[tuple[str, str, str]]] = {
          "sigmoid_focal_loss(logits, target, gamma=, alpha=, sample_weight=)",
          "`weight` is `sample_weight`. Default reduction is \"mean\"."),
         ("dice_loss(pred, target, average='micro')", "softmax_dice_loss(logits, target)",
-         "Takes logits and index targets like kornia; per class per sample, then averaged (kornia's 'macro')."),
+         "Takes logits and index targets like kornia. One Dice per sample and class, then averaged: kornia's "
+         "`average='macro'`, except that a class absent from the target counts (0, or about 1 if predicted) where "
+         "kornia leaves it out; kornia's default `'micro'` pools all classes into one Dice per sample."),
         ("tversky_loss(pred, target, alpha, beta)", "softmax_tversky_loss(logits, target, alpha=, beta=)",
          "kornia leaves classes absent from the target out of the mean; here they give 0 (or about 1 if "
          "predicted)."),
@@ -212,10 +216,11 @@ ROWS: dict[str, list[tuple[str, str, str]]] = {
     ],
     "pytorch-toolbelt (pytorch_toolbelt.losses)": [
         ("BinaryFocalLoss / FocalLoss(alpha, gamma)", "sigmoid_focal_loss(logits, target, gamma=, alpha=)",
-         "The mean divides by the non-ignored elements (toolbelt zeroes ignored ones but divides by all)."),
+         "Log-space focal term; `alpha=None` disables the balancing."),
         ("BiTemperedLogisticLoss(t1, t2, smoothing)",
          "bi_tempered_logistic_loss(activations, target, t1=, t2=, label_smoothing=)",
-         "The official smoothing: the labelled class gets 1 − ε, each other class ε/(C − 1)."),
+         "The official smoothing: the labelled class gets 1 − ε, each other class ε/(C − 1). With `ignore_index` "
+         "the mean divides by the non-ignored positions (toolbelt zeroes them but divides by all)."),
         ("BinaryBiTemperedLogisticLoss(t1, t2)",
          "bi_tempered_binary_logistic_loss(activations, target, t1=, t2=)",
          "The official binary form on `[0, x]`; toolbelt uses `[-x, x]` (at t1 = t2 = 1 that is sigmoid(2x))."),
