@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import copy
 import inspect
 
 import pytest
@@ -32,6 +33,9 @@ def _call(spec, n=6, dtype=torch.float32, seed=0):
 
 def _to(args, dtype=None, device=None):
     def conv(a):
+        if isinstance(a, torch.nn.Module):  # a network argument (GAN penalties) moves with the inputs
+            a = copy.deepcopy(a)
+            return a.to(dtype=dtype, device=device) if dtype is not None else a.to(device=device)
         if not isinstance(a, torch.Tensor):
             return a
         if dtype is not None and a.is_floating_point():
@@ -82,7 +86,8 @@ def test_autocast_returns_float32_close_to_float32(spec, half):
     rounded = _to(args, half)
     ref_args = [a.float().requires_grad_() if i in grad_idx else (a.float() if isinstance(a, torch.Tensor) and a.is_floating_point() else a)
                 for i, a in enumerate(rounded)]
-    ref = spec.function(*ref_args, **kwargs)
+    with losslab.validation(False):  # half-rounded probabilities may miss the float32 simplex tolerance
+        ref = spec.function(*ref_args, **kwargs)
     ref_grads = torch.autograd.grad(ref.sum(), [ref_args[i] for i in grad_idx], allow_unused=True) if grad_idx else []
 
     half_args = [a.clone().requires_grad_() if i in grad_idx else a for i, a in enumerate(rounded)]
@@ -103,6 +108,7 @@ def test_autocast_returns_float32_close_to_float32(spec, half):
 @pytest.mark.parametrize("spec", SPECS, ids=IDS)
 def test_half_inputs_outside_autocast_keep_their_dtype(spec):
     args, kwargs = _call(spec)
+    kwargs = dict(zip(kwargs, _to(tuple(kwargs.values()), torch.bfloat16)))
     out = spec.function(*_to(args, torch.bfloat16), **kwargs)
     assert out.dtype == torch.bfloat16
 

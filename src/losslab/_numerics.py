@@ -17,14 +17,32 @@ def compute_dtype(dtype: torch.dtype) -> torch.dtype:
     return torch.float32 if dtype in _LOW_PRECISION else dtype
 
 
+def autocast_active(device_type: str) -> bool:
+    """Whether ``torch.autocast`` is on for ``device_type`` (then a loss returns float32, as ``F.cross_entropy``)."""
+    try:
+        return bool(torch.is_autocast_enabled(device_type))
+    except TypeError:  # torch < 2.4: no device argument
+        return bool(torch.is_autocast_cpu_enabled() if device_type == "cpu" else torch.is_autocast_enabled())
+
+
+def output_dtype(computed: torch.Tensor, input_dtype: torch.dtype) -> torch.dtype:
+    """The dtype a loss returns: float32 under autocast (like ``F.cross_entropy``), else the input's dtype."""
+    if input_dtype in _LOW_PRECISION and autocast_active(computed.device.type):
+        return computed.dtype
+    return input_dtype
+
+
 def upcast(*tensors: torch.Tensor) -> tuple[torch.Tensor, ...]:
     """Cast half-precision floating tensors to float32 (others unchanged)."""
     return tuple(t.float() if t.dtype in _LOW_PRECISION else t for t in tensors)
 
 
 def result_dtype(loss: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
-    """Return ``loss`` in the dtype of the floating input ``like`` (undoes :func:`upcast`)."""
-    return loss.to(like.dtype) if like.is_floating_point() and loss.dtype != like.dtype else loss
+    """Return ``loss`` in the dtype of the floating input ``like`` (undoes :func:`upcast`); float32 under autocast."""
+    if not like.is_floating_point():
+        return loss
+    dtype = output_dtype(loss, like.dtype)
+    return loss.to(dtype) if loss.dtype != dtype else loss
 
 
 def safe_sqrt(x: torch.Tensor, eps: float = 0.0) -> torch.Tensor:

@@ -7,6 +7,7 @@ import math
 import torch
 
 from ._checks import check_in_range, check_reduction, check_scalar
+from ._numerics import output_dtype
 
 __all__ = ["reduce_loss"]
 
@@ -49,7 +50,8 @@ def reduce_loss(
             and the denominator.
         normalizer: Optional explicit denominator for ``"mean"``: a non-negative finite number or one-element
             tensor (0 divides by 1, see the denominator rule above); ignored by ``"none"`` and ``"sum"``.
-        dtype: Optional dtype of the result (losses computed in float32 for half inputs return in half).
+        dtype: Optional dtype of the result (losses computed in float32 for half inputs return in half, except
+            under ``torch.autocast``, where they return float32 like ``F.cross_entropy``).
 
     Returns:
         The reduced loss.
@@ -110,6 +112,8 @@ def reduce_loss(
             out = total / normalizer if normalizer > 0 else total
         else:
             out = total / max(loss.numel(), 1)  # an empty loss sums to 0
+    if dtype is not None:
+        dtype = output_dtype(out, dtype)  # float32 under autocast
     return out if dtype is None or out.dtype == dtype else out.to(dtype)
 
 

