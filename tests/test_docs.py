@@ -151,3 +151,29 @@ def test_lab_page_has_endpoints_and_outcomes(tmp_path):
     path.write_text(json.dumps(results), encoding="utf-8")
     text = docs.lab_fragment(results_path=path)
     assert "All sub-claims hold." in text and "| sub-claim | primary endpoint" in text
+
+
+def test_migration_rows_marked_same_values_match_torch():
+    """The torch.nn rows that the table calls equal, computed by torch (the peer) and by losslab."""
+    g = torch.Generator().manual_seed(0)
+    x, y = torch.randn(64, 5, generator=g, dtype=torch.float64), torch.randn(64, 5, generator=g, dtype=torch.float64)
+    labels = torch.randint(0, 5, (64,), generator=g)
+    q, p = x.softmax(1), y.softmax(1)
+    nn = torch.nn
+    pairs = {
+        "MSELoss": (nn.MSELoss()(x, y), losslab.mse_loss(x, y)),
+        "L1Loss": (nn.L1Loss()(x, y), losslab.mae_loss(x, y)),
+        "HuberLoss": (nn.HuberLoss(delta=0.5)(x, y), losslab.huber_loss(x, y, delta=0.5)),
+        "SmoothL1Loss": (nn.SmoothL1Loss(beta=0.5)(x, y), losslab.smooth_l1_loss(x, y, beta=0.5)),
+        "huber == b * smooth_l1": (losslab.huber_loss(x, y, delta=0.5), 0.5 * losslab.smooth_l1_loss(x, y, beta=0.5)),
+        "CrossEntropyLoss": (nn.CrossEntropyLoss(label_smoothing=0.1)(x, labels),
+                             losslab.softmax_cross_entropy(x, labels, label_smoothing=0.1)),
+        "NLLLoss": (nn.NLLLoss()(x.log_softmax(1), labels), losslab.softmax_cross_entropy(x.log_softmax(1), labels)),
+        "KLDivLoss batchmean": (nn.KLDivLoss(reduction="batchmean")(q.log(), p), losslab.categorical_kl_divergence(q, p)),
+        "MultiMarginLoss": (nn.MultiMarginLoss(p=2, margin=0.5)(x, labels),
+                            losslab.multiclass_hinge_loss(x, labels, p=2, margin=0.5)),
+        "PoissonNLLLoss(log_input=True)": (nn.PoissonNLLLoss(log_input=True)(x, y.abs().round()),
+                                           losslab.poisson_loss(x, y.abs().round(), log_input=True)),
+    }
+    for name, (theirs, ours) in pairs.items():
+        torch.testing.assert_close(ours, theirs, rtol=1e-12, atol=1e-12, msg=name)
