@@ -221,11 +221,17 @@ def _class_cases():
 
 
 @pytest.mark.parametrize("spec", list(_class_cases()))
-def test_zero_classes_raise_value_error(spec):
+@pytest.mark.parametrize("target_kind", ["index", "dense"])
+def test_zero_classes_raise_value_error(spec, target_kind):
     args, kwargs = _sample(spec)
     names = _positional_names(spec, args)
     args[0] = args[0][:, :0]
-    message = _raises_naming(lambda: spec.function(*args, **kwargs), (), ValueError)
+    if target_kind == "dense":  # probabilities over no class, shaped like the input
+        args[1] = torch.zeros(args[0].shape, dtype=args[0].dtype)
+    # a ValueError (a TypeError where a loss takes index targets only) naming an argument, not an IndexError
+    message = _raises_naming(
+        lambda: spec.function(*args, **kwargs), (), ValueError if target_kind == "index" else (ValueError, TypeError)
+    )
     assert any(n in message for n in names), message
 
 

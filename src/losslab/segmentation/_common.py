@@ -72,6 +72,8 @@ def _prepare(
     check_tensor(target, "target")
     check_min_ndim(probs, 3, "probs", "(N, C, *spatial)")
     c = probs.shape[1]
+    if c == 0:
+        raise ValueError(f"probs: expected at least one class on dim 1, got shape {tuple(probs.shape)}")
     _check_ignore_index(ignore_index, c)
     kind = check_class_target(probs, target, ignore_index=ignore_index, input_name="probs")
     if kind == INDEX and c == 1:

@@ -46,6 +46,8 @@ def prepare_logits(
     check_tensor(target, "target")
     check_min_ndim(logits, 3, "logits", "(N, C, *spatial)")
     c = logits.shape[1]
+    if c == 0:
+        raise ValueError(f"logits: expected at least one class on dim 1, got shape {tuple(logits.shape)}")
     _check_ignore_index(ignore_index, c)
     check_channel_target(logits, target)
     if link == "softmax" and c == 1:
