@@ -31,9 +31,9 @@ def _call(spec, n=6, dtype=torch.float32, seed=0):
     return spec.sample(n, dtype, torch.Generator().manual_seed(seed))
 
 
-def _to(args, dtype=None, device=None):
+def _to(args, dtype=None, device=None, modules=True):
     def conv(a):
-        if isinstance(a, torch.nn.Module):  # a network argument (GAN penalties) moves with the inputs
+        if isinstance(a, torch.nn.Module) and modules:  # a network argument (GAN penalties) moves with the inputs
             a = copy.deepcopy(a)
             return a.to(dtype=dtype, device=device) if dtype is not None else a.to(device=device)
         if not isinstance(a, torch.Tensor):
@@ -83,7 +83,7 @@ def test_autocast_returns_float32_close_to_float32(spec, half):
     args, kwargs = _call(spec)
     grad_idx = [i for i in spec.grad_args if isinstance(args[i], torch.Tensor) and args[i].is_floating_point()]
     # the float32 computation on the half-rounded inputs is the reference
-    rounded = _to(args, half)
+    rounded = _to(args, half, modules=False)  # under autocast the network keeps its float32 weights
     ref_args = [a.float().requires_grad_() if i in grad_idx else (a.float() if isinstance(a, torch.Tensor) and a.is_floating_point() else a)
                 for i, a in enumerate(rounded)]
     with losslab.validation(False):  # half-rounded probabilities may miss the float32 simplex tolerance
@@ -167,4 +167,4 @@ def test_runs_on_meta(spec):
     with losslab.validation(False), CountOps() as ops:
         out = spec.function(*meta_args, **_kwargs_to(kwargs, "meta"))
     assert out.device.type == "meta"
-    assert ops.total() < 400, f"{spec.name}: {ops.total()} ops"
+    assert ops.total() < 1000, f"{spec.name}: {ops.total()} ops"

@@ -93,9 +93,9 @@ def _normalize_images(x: torch.Tensor, name: str, low: float, high: float, stats
             f"{name}: expected {len(mean)} channels (the normalization's mean/std have {len(mean)}), got {x.shape[1]}"
             f" in shape {tuple(x.shape)}{hint}"
         )
-    m = torch.tensor(mean, dtype=x.dtype, device=x.device).view(1, -1, 1, 1)
-    s = torch.tensor(std, dtype=x.dtype, device=x.device).view(1, -1, 1, 1)
-    return (x01 - m) / s
+    # per-channel affine map with Python numbers (no tensor built from them: no host-to-device copy per call)
+    channels = [(x01[:, c : c + 1] - m) / s for c, (m, s) in enumerate(zip(mean, std))]
+    return torch.cat(channels, dim=1)
 
 
 def perceptual_loss(
