@@ -2,21 +2,27 @@
 
 Synthetic data: noisy textured 48x48 images with one or two small, low-contrast elliptical lesions (radius 2-3.5 px,
 so 4-7 px across: small next to the image, foreground ~1.3% of the pixels, yet with an interior, so the signed
-distance map is informative) among decoys (faint larger blobs, bright single pixels). A tiny U-Net is first trained
-in a generalized-Dice phase (alpha = 1, standing in for the paper's first epochs, each hundreds of minibatches long,
-in which alpha is still ~1); from the same weights, optimizer state and batch order it then continues with
-generalized Dice alone, or with :class:`losslab.RebalancedLoss` (alpha L_GDL + (1 - alpha) L_B) with alpha lowered
-by a constant step after every epoch until it reaches 0.01 half-way (the paper: 0.01 per epoch, reaching 0.01 after
-~100 of 200 epochs; here the step is scaled to the epoch budget). Dice and the 95%
-Hausdorff distance are computed per held-out image (the paper computes them per patient volume) and averaged over
-images, then over seeds; the claim is judged on the aggregate.
+distance map is informative) among decoys (faint larger blobs, bright single pixels). A tiny U-Net with group
+normalization (an un-normalized one at lr 1e-2 collapsed to all-background) is trained with Adam at lr 3e-3,
+first in a generalized-Dice warm-up, then, from the same weights, optimizer state and batch order, with GDL alone
+or with GDL plus the boundary loss weighted by the **authors' schedule** (``scheduler.StealWeight`` in their
+code): weights start at (1, 0.01) and move ``(a, b) -> (max(0.1, a - d), b + d)`` after every epoch, the GDL
+weight never below 0.1 (boundary loss alone empties binary predictions); ``d`` is their 0.01 per epoch of 200,
+scaled to this budget.
+
+Gate: after the warm-up, GDL must have found the lesions (training Dice >= 0.3); a seed that fails is replaced from
+a reserved block (at most half the seeds), otherwise the claims are invalid.
+
+Sub-claims: co-primary ΔDice (>= 0.02) and ΔHD95 (a reduction >= 1 px; HD95 over images with a non-empty
+prediction, the empty rate reported beside it), Holm-corrected; and the paper's Figure 1 claim that the boundary
+loss recovers small regions, as lesion-wise recall (a lesion counts as found when the prediction overlaps it),
+Δ >= 0.05. Every endpoint is per held-out image, averaged per seed, and judged on the seeds' paired differences.
 """
 
 from __future__ import annotations
 
 import copy
 import math
-import time
 from pathlib import Path
 
 import numpy as np
@@ -26,8 +32,18 @@ from scipy import ndimage
 from torch import nn
 
 from ..distance import signed_distance_map
-from ..segmentation import BoundaryLoss, GeneralizedDiceLoss, RebalancedLoss, boundary_loss
-from ._base import Progress, Result, example_grid, figure_path, markdown_table, no_progress, seed_everything
+from ..segmentation import BoundaryLoss, GeneralizedDiceLoss, boundary_loss
+from . import stats
+from ._base import (
+    Context,
+    Experiment,
+    Measurement,
+    Progress,
+    example_grid,
+    figure_path,
+    markdown_table,
+    seed_everything,
+)
 
 NAME = "boundary"
 TITLE = "Boundary loss for highly unbalanced segmentation"
@@ -39,21 +55,37 @@ EXPECTED = (
     "On highly unbalanced segmentation, adding the boundary loss to generalized Dice (with the rebalancing "
     "schedule) improves Dice and the 95% Hausdorff distance over generalized Dice alone."
 )
-# after `warmup` GDL epochs, alpha reaches 0.01 half-way through `epochs`, as 0.01/epoch does in the paper's 200
 PROFILES = {
-    "smoke": dict(seeds=1, n_train=16, n_test=8, warmup=1, epochs=2, size=32, width=4, batch_size=8, lr=1e-2),
-    "quick": dict(seeds=3, n_train=64, n_test=48, warmup=12, epochs=12, size=48, width=6, batch_size=8, lr=1e-2),
-    "full": dict(seeds=5, n_train=128, n_test=96, warmup=20, epochs=20, size=48, width=8, batch_size=8, lr=1e-2),
+    "smoke": dict(n_train=16, n_test=8, warmup=8, epochs=2, size=32, width=4, batch_size=8, lr=1e-2),
+    "quick": dict(n_train=48, n_test=32, warmup=8, epochs=8, size=48, width=6, batch_size=8, lr=3e-3),
+    "full": dict(n_train=128, n_test=96, warmup=16, epochs=20, size=48, width=8, batch_size=8, lr=3e-3),
 }
+SEEDS = {"smoke": 2, "quick": 8, "full": 16}  # pilot paired sd: Dice 0.066-0.087
+WARMUP_DICE = 0.3
+CLAIMS = (
+    stats.SubClaim("dice", "Adding the boundary loss to generalized Dice raises the Dice score.",
+                   "Dice(GDL + boundary) - Dice(GDL)", 0.02, SEEDS, group="dice_hd95", pilot_sd=0.08),
+    stats.SubClaim("hd95", "Adding the boundary loss lowers the 95% Hausdorff distance.",
+                   "HD95(GDL) - HD95(GDL + boundary), px, non-empty predictions", 1.0, SEEDS, group="dice_hd95",
+                   pilot_sd=2.0),
+    stats.SubClaim("lesion_recall", "Adding the boundary loss recovers more of the small lesions (Figure 1).",
+                   "lesion-wise recall(GDL + boundary) - recall(GDL)", 0.05, SEEDS, pilot_sd=0.1),
+)
 PAPER_NUMBERS = {
     "ISLES (Dice, HD95 mm)": {"GDL": [0.575, 3.30], "GDL + boundary": [0.656, 3.17]},
     "WMH (Dice, HD95 mm)": {"GDL": [0.727, 1.45], "GDL + boundary": [0.748, 1.11]},
 }
 
 
-def _decrement(epochs: int) -> float:
-    """Per-epoch step of alpha so that it goes from 1 to 0.01 over the first half of training."""
-    return 0.99 / max(1, epochs // 2)
+def steal_weight(total_epochs: int, epochs: int) -> list[tuple[float, float]]:
+    """The authors' schedule (``StealWeight``): ``(1, 0.01)``, then ``(max(0.1, a - d), b + d)`` each epoch, with
+    their ``d = 0.01`` per epoch of 200 scaled to ``total_epochs``; returns the weights of ``epochs`` epochs."""
+    d = 0.01 * 200 / max(1, total_epochs)
+    a, b, out = 1.0, 0.01, []
+    for _ in range(epochs):
+        out.append((a, b))
+        a, b = max(0.1, a - d), b + d
+    return out
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -92,13 +124,19 @@ def make_blobs(rng: np.random.Generator, n: int, size: int) -> tuple[torch.Tenso
 
 
 class TinyUNet(nn.Module):
-    """Two-level U-Net: ``width`` channels at full resolution, ``2 width`` at 1/2, ``4 width`` at 1/4."""
+    """Two-level U-Net: ``width`` channels at full resolution, ``2 width`` at 1/2, ``4 width`` at 1/4; every
+    convolution is followed by group normalization (``norm=True``; two groups, no running statistics, so a net
+    evaluated after a few dozen steps behaves as in training) and a ReLU."""
 
-    def __init__(self, in_channels: int = 1, classes: int = 2, width: int = 8) -> None:
+    def __init__(self, in_channels: int = 1, classes: int = 2, width: int = 8, norm: bool = True) -> None:
         super().__init__()
 
         def block(a: int, b: int) -> nn.Sequential:
-            return nn.Sequential(nn.Conv2d(a, b, 3, padding=1), nn.ReLU(), nn.Conv2d(b, b, 3, padding=1), nn.ReLU())
+            def bn(c: int) -> nn.Module:
+                return nn.GroupNorm(2, c) if norm else nn.Identity()
+
+            return nn.Sequential(nn.Conv2d(a, b, 3, padding=1), bn(b), nn.ReLU(), nn.Conv2d(b, b, 3, padding=1), bn(b),
+                                 nn.ReLU())
 
         w = width
         self.enc1, self.enc2, self.mid = block(in_channels, w), block(w, 2 * w), block(2 * w, 4 * w)
@@ -143,66 +181,81 @@ def hausdorff95(pred: np.ndarray, gt: np.ndarray) -> float:
 # the experiment
 
 
-def _epochs(model: nn.Module, opt: torch.optim.Optimizer, loss_fn: RebalancedLoss, data: dict, cfg: dict, epochs: int,
-            g: torch.Generator, progress: Progress, desc: str) -> list[float]:
-    """``epochs`` epochs of minibatch Adam; ``loss_fn.step()`` after each epoch; returns alpha per epoch."""
+def lesion_recall(pred: np.ndarray, gt: np.ndarray) -> tuple[int, int]:
+    """``(lesions found, lesions)``: connected components of ``gt`` that ``pred`` overlaps."""
+    labels, n = ndimage.label(gt)
+    if n == 0:
+        return 0, 0
+    hit = np.unique(labels[pred & gt])
+    return int((hit > 0).sum()), n
+
+
+def _epochs(model: nn.Module, opt: torch.optim.Optimizer, weights: list[tuple[float, float]], data: dict, cfg: dict,
+            g: torch.Generator, progress: Progress, desc: str) -> None:
+    """One epoch of minibatch Adam per ``(a, b)`` in ``weights``: loss ``a GDL + b boundary``."""
     x, y, d = data["x"], data["y"], data["dist"]
-    alphas = []
-    for _ in progress(range(epochs), desc=desc, total=epochs):
-        alphas.append(float(loss_fn.alpha))
+    gdl, bl = GeneralizedDiceLoss(), BoundaryLoss()
+    for a, b in progress(weights, desc=desc, total=len(weights)):
         model.train()
         for idx in torch.randperm(len(x), generator=g).split(cfg["batch_size"]):
-            loss = loss_fn(torch.softmax(model(x[idx]), 1), y[idx], d[idx])
+            probs = torch.softmax(model(x[idx]), 1)
+            loss = a * gdl(probs, y[idx])
+            if b:
+                loss = loss + b * bl(probs, d[idx])
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
-        loss_fn.step()
-    return alphas
 
 
-def _train_pair(data: dict, cfg: dict, seed: int, progress: Progress) -> tuple[dict[str, nn.Module], list[float]]:
-    """Shared generalized-Dice phase (alpha = 1), then both variants continue from the same weights and optimizer.
+@torch.no_grad()
+def _train_dice(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
+    model.eval()
+    pred = model(x).argmax(1).numpy().astype(bool)
+    gt = y.numpy().astype(bool)
+    return dice_score(pred, gt)
 
-    The paper's alpha falls by 0.01 per epoch, and one of its epochs is hundreds of minibatches, so the network
-    has converged under an almost pure GDL objective long before the boundary term weighs much. Our whole budget is a
-    few hundred minibatches, so the schedule is compressed in two phases: ``warmup`` epochs at alpha = 1 (the paper's
-    early epochs), then, from the same state, ``"gdl"`` keeps alpha = 1 and ``"gdl+boundary"`` lowers alpha after each
-    epoch by :func:`_decrement` down to 0.01, reached half-way through the ``epochs`` (as 0.01 is reached after ~100
-    of the paper's 200 epochs). Both variants see the same minibatch order.
+
+def _train_pair(data: dict, cfg: dict, seed: int, progress: Progress) -> tuple[dict[str, nn.Module] | None, float, list]:
+    """GDL warm-up, then both arms from the same weights, optimizer state and batch order.
+
+    Returns ``(models, warm-up training Dice, schedule)``; ``models`` is ``None`` when the warm-up gate fails.
     """
     torch.manual_seed(seed)
     model = TinyUNet(width=cfg["width"])
     opt = torch.optim.Adam(model.parameters(), lr=cfg["lr"])
     g = torch.Generator().manual_seed(seed)
-    gdl = GeneralizedDiceLoss()
-    _epochs(model, opt, RebalancedLoss(gdl, BoundaryLoss(), decrement=0.0), data, cfg, cfg["warmup"], g, progress,
-            f"{NAME} GDL phase seed {seed}")
+    _epochs(model, opt, [(1.0, 0.0)] * cfg["warmup"], data, cfg, g, progress, f"{NAME} GDL warm-up seed {seed}")
+    warm = _train_dice(model, data["x"], data["y"])
+    schedule = steal_weight(cfg["warmup"] + cfg["epochs"], cfg["epochs"])
+    if warm < WARMUP_DICE:
+        return None, warm, schedule
     state = (copy.deepcopy(model.state_dict()), copy.deepcopy(opt.state_dict()), g.get_state())
-    models, alphas = {}, []
-    for variant in ("gdl", "gdl+boundary"):
+    models = {}
+    for variant, weights in (("gdl", [(1.0, 0.0)] * cfg["epochs"]), ("gdl+boundary", schedule)):
         model.load_state_dict(state[0])
         opt.load_state_dict(state[1])
         g.set_state(state[2])
-        decrement = _decrement(cfg["epochs"]) if variant == "gdl+boundary" else 0.0
-        a = _epochs(model, opt, RebalancedLoss(gdl, BoundaryLoss(), decrement=decrement), data, cfg, cfg["epochs"], g,
-                    progress, f"{NAME} {variant} seed {seed}")
-        if variant == "gdl+boundary":
-            alphas = [1.0] * cfg["warmup"] + a
+        _epochs(model, opt, weights, data, cfg, g, progress, f"{NAME} {variant} seed {seed}")
         models[variant] = copy.deepcopy(model)
-    return models, alphas
+    return models, warm, schedule
 
 
 @torch.no_grad()
-def _evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[float, float, np.ndarray]:
+def _evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[dict[str, float], np.ndarray]:
     model.eval()
     pred = model(x).argmax(1).numpy().astype(bool)
     gt = y.numpy().astype(bool)
-    dice = float(np.mean([dice_score(p, t) for p, t in zip(pred, gt)]))
-    hd = float(np.mean([hausdorff95(p, t) for p, t in zip(pred, gt)]))
-    return dice, hd, pred
+    nonempty = [hausdorff95(p, t) for p, t in zip(pred, gt) if p.any()]
+    found = [lesion_recall(p, t) for p, t in zip(pred, gt)]
+    return {
+        "dice": float(np.mean([dice_score(p, t) for p, t in zip(pred, gt)])),
+        "hd95": float(np.mean(nonempty)) if nonempty else float(math.hypot(*gt.shape[1:])),
+        "empty_rate": float(np.mean([not p.any() for p in pred])),
+        "lesion_recall": sum(f for f, _ in found) / max(1, sum(n for _, n in found)),
+    }, pred
 
 
-def _map_diagnostics(y: torch.Tensor, dist: torch.Tensor) -> dict[str, float]:
+def map_diagnostics(y: torch.Tensor, dist: torch.Tensor) -> dict[str, float]:
     """How much the boundary term rewards the true mask: its value at the target, at an empty and a dilated mask."""
 
     def probs(mask: torch.Tensor) -> torch.Tensor:
@@ -212,114 +265,87 @@ def _map_diagnostics(y: torch.Tensor, dist: torch.Tensor) -> dict[str, float]:
     cross = np.array([[[0, 1, 0], [1, 1, 1], [0, 1, 0]]], bool)
     dilated = torch.from_numpy(ndimage.binary_dilation(y.numpy().astype(bool), cross))
     return {
-        "map_inside_min": float(dist[:, 1][y == 1].min()),
         "boundary_loss_target": float(boundary_loss(probs(y), dist)),
         "boundary_loss_empty": float(boundary_loss(probs(torch.zeros_like(y)), dist)),
         "boundary_loss_dilated_1px": float(boundary_loss(probs(dilated), dist)),
     }
 
 
-def _reason(per_seed: list[dict], cfg: dict) -> str:
-    """The likely reason the claim did not show, read from the per-seed numbers."""
-    collapsed = sum(r["gdl+boundary"]["dice"] < 0.05 <= r["gdl"]["dice"] for r in per_seed)
-    failed = sum(r["gdl"]["dice"] < 0.05 for r in per_seed)
-    note = (f" GDL alone never found the lesions on {failed}/{len(per_seed)} seeds either (undertrained for this budget)."
-            if failed else "")
-    if collapsed:
-        return (
-            f"Likely reason: on {collapsed}/{len(per_seed)} seeds the rebalanced net collapsed to (near) empty masks once "
-            "alpha was small. On lesions this small the boundary term barely rewards the true mask: the map's interior "
-            f"only reaches {per_seed[0]['map_inside_min']:.0f} px (the authors' convention puts boundary pixels at 0), "
-            f"so the target scores {per_seed[0]['boundary_loss_target']:.4f} against "
-            f"{per_seed[0]['boundary_loss_empty']:.4f} for an empty mask while a one-pixel dilation costs "
-            f"{per_seed[0]['boundary_loss_dilated_1px']:.4f}; a net that is not yet confident is pushed to predict "
-            "nothing. The paper reaches alpha = 0.01 only after ~100 epochs of a converged ENet on larger lesions."
-            + note
-        )
-    return (
-        "Likely reason: the paper's gain comes from GDL's unstable training on real lesions (ISLES, WMH) over 200 "
-        f"epochs; here GDL alone trains stably on synthetic lesions in {cfg['warmup'] + cfg['epochs']} epochs, which "
-        "leaves the boundary term little to correct."
-    )
-
-
-def run(profile: str = "quick", *, seed: int = 0, out_dir: str | Path | None = None, progress: Progress | None = None) -> Result:
-    """Train both variants on ``seeds`` seeds; ``holds`` when the mean Dice rises and the mean HD95 falls."""
-    start = time.perf_counter()
-    cfg = PROFILES[profile]
-    progress = progress or no_progress
-    per_seed = []
+def _measure(ctx: Context) -> Measurement:
+    """Train both arms on every judging seed (failed warm-ups replaced from the reserved block); judge the claims."""
+    cfg, progress = ctx.cfg, ctx.progress
+    n = CLAIMS[0].n(ctx.profile)
+    pool = ctx.seeds(n + n // 2)  # the judging seeds, then a reserved block for failed warm-ups
+    per_seed: list[dict] = []
+    failed: list[dict] = []
     example = None
-    for s in range(cfg["seeds"]):
-        run_seed = seed * 1000 + s
+    for run_seed in pool:
+        if len(per_seed) == n:
+            break
         seed_everything(run_seed)
         rng = np.random.default_rng(run_seed)
         x, y = make_blobs(rng, cfg["n_train"], cfg["size"])
         xt, yt = make_blobs(rng, cfg["n_test"], cfg["size"])
         dist = signed_distance_map(y, num_classes=2)
-        data = {"x": x, "y": y, "dist": dist}
-        row = {"seed": run_seed, "foreground_fraction": float(y.float().mean()), **_map_diagnostics(y, dist)}
+        models, warm, schedule = _train_pair({"x": x, "y": y, "dist": dist}, cfg, run_seed, progress)
+        if models is None:
+            failed.append({"seed": run_seed, "warmup_train_dice": warm})
+            continue
+        row: dict = {"seed": run_seed, "warmup_train_dice": warm, "foreground_fraction": float(y.float().mean())}
         preds = {}
-        models, alphas = _train_pair(data, cfg, run_seed, progress)
         for variant in ("gdl", "gdl+boundary"):
-            dice, hd, pred = _evaluate(models[variant], xt, yt)
-            row[variant] = {"dice": dice, "hd95": hd}
-            preds[variant] = pred
-        row["alpha_schedule"] = [round(a, 4) for a in alphas]
+            row[variant], preds[variant] = _evaluate(models[variant], xt, yt)
         per_seed.append(row)
         if example is None:
             example = (xt[:4, 0].numpy(), yt[:4].numpy(), preds["gdl"][:4], preds["gdl+boundary"][:4])
+            row.update(map_diagnostics(y, dist))
+            row["schedule"] = [[round(a, 4), round(b, 4)] for a, b in schedule]
+    gate = {f"GDL warm-up reached training Dice >= {WARMUP_DICE} on enough seeds ({len(failed)} replaced, "
+            f"at most {n // 2})": len(per_seed) == n}
+    # nothing to compare when every warm-up failed: a placeholder row, judged invalid by the gate
+    judged = per_seed or [{v: {k: 0.0 for k in ("dice", "hd95", "lesion_recall", "empty_rate")}
+                           for v in ("gdl", "gdl+boundary")}]
+
+    def diff(key: str, sign: float = 1.0) -> list[float]:
+        return [sign * (r["gdl+boundary"][key] - r["gdl"][key]) for r in judged]
+
+    claims = stats.judge_all([(CLAIMS[0], diff("dice")), (CLAIMS[1], diff("hd95", -1.0)),
+                              (CLAIMS[2], diff("lesion_recall"))], gates={c.key: gate for c in CLAIMS})
 
     def mean(variant: str, key: str) -> float:
-        return float(np.mean([r[variant][key] for r in per_seed]))
+        return float(np.mean([r[variant][key] for r in judged]))
 
+    keys = ("dice", "hd95", "empty_rate", "lesion_recall")
     metrics = {
-        "seeds": len(per_seed),
-        "foreground_fraction": float(np.mean([r["foreground_fraction"] for r in per_seed])),
-        "gdl": {"dice": mean("gdl", "dice"), "hd95": mean("gdl", "hd95")},
-        "gdl+boundary": {"dice": mean("gdl+boundary", "dice"), "hd95": mean("gdl+boundary", "hd95")},
+        "seeds": [r.get("seed") for r in per_seed],
+        "replaced_seeds": failed,
+        "gdl": {k: mean("gdl", k) for k in keys},
+        "gdl+boundary": {k: mean("gdl+boundary", k) for k in keys},
         "per_seed": per_seed,
-        "dice_gain_wins": int(sum(r["gdl+boundary"]["dice"] > r["gdl"]["dice"] for r in per_seed)),
-        "hd95_wins": int(sum(r["gdl+boundary"]["hd95"] < r["gdl"]["hd95"] for r in per_seed)),
-        "epochs": cfg["epochs"],
-        "warmup": cfg["warmup"],
-        "alpha_decrement": _decrement(cfg["epochs"]),
     }
-    d_gain = metrics["gdl+boundary"]["dice"] - metrics["gdl"]["dice"]
-    hd_gain = metrics["gdl"]["hd95"] - metrics["gdl+boundary"]["hd95"]
-    metrics["dice_gain"], metrics["hd95_reduction"] = d_gain, hd_gain
-    holds = bool(d_gain > 0 and hd_gain > 0)
-    pairs = "; ".join(
-        f"{r['gdl']['dice']:.3f}/{r['gdl']['hd95']:.1f} -> {r['gdl+boundary']['dice']:.3f}/{r['gdl+boundary']['hd95']:.1f}"
-        for r in per_seed
-    )
-    verdict = (
-        f"Over {len(per_seed)} seeds (foreground {100 * metrics['foreground_fraction']:.2f}% of pixels, "
-        f"{cfg['warmup']} GDL epochs then {cfg['epochs']} epochs with alpha 1 -> 0.01 by {metrics['alpha_decrement']:.3f}/epoch), GDL + boundary "
-        f"reaches Dice {metrics['gdl+boundary']['dice']:.3f} vs {metrics['gdl']['dice']:.3f} for GDL alone "
-        f"({'+' if d_gain >= 0 else ''}{d_gain:.3f}; better on {metrics['dice_gain_wins']}/{len(per_seed)} seeds) and "
-        f"HD95 {metrics['gdl+boundary']['hd95']:.2f} vs {metrics['gdl']['hd95']:.2f} px (lower on "
-        f"{metrics['hd95_wins']}/{len(per_seed)} seeds; per seed, GDL Dice/HD95 -> GDL+boundary: {pairs}): the claim "
-        + ("holds on the aggregate." if holds else (
-            "does not hold on the aggregate here. " + _reason(per_seed, cfg)))
-    )
     rows = [
-        ["GDL", metrics["gdl"]["dice"], metrics["gdl"]["hd95"], "0.575 / 3.30", "0.727 / 1.45"],
-        ["GDL + boundary (rebalanced)", metrics["gdl+boundary"]["dice"], metrics["gdl+boundary"]["hd95"],
-         "0.656 / 3.17", "0.748 / 1.11"],
+        ["GDL", *(metrics["gdl"][k] for k in keys), "0.575 / 3.30", "0.727 / 1.45"],
+        ["GDL + boundary (authors' schedule)", *(metrics["gdl+boundary"][k] for k in keys), "0.656 / 3.17",
+         "0.748 / 1.11"],
     ]
-    table = markdown_table(["loss", "Dice (here)", "HD95 px (here)", "paper ISLES Dice / HD95", "paper WMH Dice / HD95"],
-                           rows)
+    table = markdown_table(["loss", "Dice", "HD95 px (non-empty)", "empty predictions", "lesion recall",
+                            "paper ISLES Dice / HD95", "paper WMH Dice / HD95"], rows)
     figures = []
-    path = figure_path(out_dir, "boundary_examples.png")
+    path = figure_path(ctx.out_dir, "boundary_examples.png")
     if path is not None and example is not None:
         _figure(path, *example)
         figures.append(path.name)
-    return Result(
-        name=NAME, title=TITLE, paper=PAPER, expected=EXPECTED, profile=profile, seed=seed, metrics=metrics,
-        holds=holds, verdict=verdict, table=table, figures=figures, paper_numbers=PAPER_NUMBERS,
-        seconds=time.perf_counter() - start,
+    narrative = (
+        f"Foreground {100 * float(np.mean([r.get('foreground_fraction', 0.0) for r in judged])):.2f}% of pixels; "
+        f"{cfg['warmup']} GDL epochs, then {cfg['epochs']} epochs per arm. The paper's gain on ISLES reflects GDL's "
+        "instability on real lesions over 200 epochs."
     )
+    return Measurement(metrics=metrics, claims=claims, table=table, figures=figures, narrative=narrative,
+                       paper_numbers=PAPER_NUMBERS)
+
+
+EXPERIMENT = Experiment(NAME, TITLE, PAPER, EXPECTED, PROFILES, CLAIMS, _measure)
+run = EXPERIMENT.run
 
 
 def _figure(path: Path, images: np.ndarray, gt: np.ndarray, pred_a: np.ndarray, pred_b: np.ndarray) -> None:
