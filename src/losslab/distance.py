@@ -264,6 +264,9 @@ def signed_distance_map(
                 [ 1.0000,  0.0000, -1.0000,  0.0000,  1.0000],
                 [ 1.0000,  0.0000,  0.0000,  0.0000,  1.0000],
                 [ 1.4142,  1.0000,  1.0000,  1.0000,  1.4142]])
+        >>> on_device = signed_distance_map(sq, num_classes=2, backend="torch")  # the tensor's device (here CPU)
+        >>> torch.equal(on_device, signed_distance_map(sq, num_classes=2, backend="scipy"))
+        True
 
     References:
         .. [Kervadec2019] H. Kervadec et al. "Boundary loss for highly unbalanced segmentation." MIDL 2019.
