@@ -179,6 +179,7 @@ class TinyRetinaNet(nn.Module):
         k = len(SIZES) * len(RATIOS)
         self.cls = nn.Conv2d(width, k, 3, padding=1)
         self.box = nn.Conv2d(width, 4 * k, 3, padding=1)
+        assert self.cls.bias is not None and self.box.bias is not None
         nn.init.normal_(self.cls.weight, std=0.01)
         nn.init.constant_(self.cls.bias, -math.log((1 - prior) / prior))
         nn.init.normal_(self.box.weight, std=0.01)

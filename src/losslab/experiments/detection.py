@@ -271,6 +271,7 @@ def _figures(out_dir, arms, res, scatter) -> list[str]:
     fig.savefig(path, dpi=100)
     plt.close(fig)
     path2 = figure_path(out_dir, "detection_score_vs_iou.png")
+    assert path2 is not None
     shown = [a for a in ("FL", "FL + IoU cls", "FL + both") if a in scatter]
     fig, axes = plt.subplots(1, len(shown), figsize=(3.6 * len(shown), 3.4), squeeze=False)
     for ax, a in zip(axes[0], shown):

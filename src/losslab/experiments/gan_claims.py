@@ -308,6 +308,7 @@ def _figures(out_dir, runs, cfg) -> list[str]:
     fig.savefig(path, dpi=90)
     plt.close(fig)
     path2 = figure_path(out_dir, "gan_claims_loss_vs_distance.png")
+    assert path2 is not None
     ring = [k for k in keys if k[1] == "ring" and k[0] in (NS, WGAN)]
     fig, axes = plt.subplots(1, len(ring), figsize=(4.5 * len(ring), 3.6), squeeze=False)
     for ax, key in zip(axes[0], ring):
