@@ -220,3 +220,27 @@ def test_gradcheck_float64(seed):
     idx = torch.tensor([0, 2, -100, 1])
     assert torch.autograd.gradcheck(
         lambda a: softmax_focal_loss(a, idx, gamma=gamma, alpha=0.5, ignore_index=-100, reduction="sum"), (x,))
+
+
+@pytest.mark.parametrize("gamma", [0.0, 0.5, 2.0])
+@pytest.mark.parametrize("dense", [False, True])
+def test_softmax_focal_confident_predictions_are_relatively_accurate(gamma, dense):
+    # A confident correct prediction has log p_t = -log1p(sum_{c != t} exp(x_c - x_t)), tiny: torch.log_softmax
+    # computes it only to one ulp of 1 (0 from margins of ~17 in float32, 0.1 % off at a margin of 10), and the
+    # gradient's target entry g (1 - p_t) cancelled to 0. The reference uses that log1p form in float64.
+    margins = torch.tensor([3.0, 8.0, 10.0, 14.0, 17.0, 25.0, 40.0])
+    x = torch.stack([margins, torch.zeros(7), -0.5 * margins.sqrt()], 1)  # target 0, the top class
+    idx = torch.zeros(7, dtype=torch.long)
+    target = F.one_hot(idx, 3).float() if dense else idx
+    got, (gx,) = _grad(lambda a: softmax_focal_loss(a, target, gamma=gamma, reduction="none"), x)
+
+    def ref_fn(a):
+        u = -torch.log1p(torch.exp(a[:, 1:] - a[:, :1]).sum(1))  # log p_0
+        return -u if gamma == 0 else -torch.exp(gamma * torch.log(-torch.expm1(u))) * u
+
+    ref, (rx,) = _grad(ref_fn, x.double())
+    log_scale = 1 + gamma * margins.double()  # exp(gamma log(1 - p)) amplifies relative errors by |gamma log(1 - p)|
+    tol = 64 * torch.finfo(torch.float32).eps
+    tiny = torch.finfo(torch.float32).tiny  # below float32's normal range (the loss at margin 40, gamma 2: 9e-53)
+    assert ((got.double() - ref).abs() <= tol * log_scale * ref.abs() + tiny).all(), (got, ref)
+    assert ((gx.double() - rx).abs() <= tol * log_scale[:, None] * rx.abs() + tiny).all(), (gx, rx)
