@@ -60,7 +60,7 @@ def check_keras_elementwise(fn, kwargs, y_true, y_pred, expected, sample_weight,
         torch.testing.assert_close(per_row.sum(), torch.tensor(expected["sum_reduction"], dtype=dtype), **close)
     if "sample_weight_sum_over_batch_size" in expected:
         w = sample_weight.to(dtype).reshape(-1, *([1] * (y_pred.ndim - 1)))
-        keras_weighted = fn(y_pred, y_true, **kwargs, weight=w, reduction="sum") / y_pred.numel()
+        keras_weighted = fn(y_pred, y_true, **kwargs, sample_weight=w, reduction="sum") / y_pred.numel()
         torch.testing.assert_close(
             keras_weighted, torch.tensor(expected["sample_weight_sum_over_batch_size"], dtype=dtype), **close
         )

@@ -59,12 +59,15 @@ def set_validation(enabled: bool) -> None:
 def validation_enabled() -> bool:
     """Whether the value checks run now: on, and not inside ``torch.compile`` tracing or a ``torch.func``
     transform (``vmap``/``grad``), where tensor data cannot be read."""
-    if not _VALIDATE:
-        return False
-    compiler = getattr(torch, "compiler", None)
-    if compiler is not None and hasattr(compiler, "is_compiling") and compiler.is_compiling():
+    if not _VALIDATE or is_compiling():
         return False
     return torch._C._functorch.peek_interpreter_stack() is None
+
+
+def is_compiling() -> bool:
+    """Whether ``torch.compile`` is tracing the caller now (False on a torch without ``torch.compiler``)."""
+    compiler = getattr(torch, "compiler", None)
+    return compiler is not None and hasattr(compiler, "is_compiling") and compiler.is_compiling()
 
 
 @contextlib.contextmanager
@@ -156,6 +159,28 @@ def check_scalar(
         hi = "inf)" if high is None else f"{high:g}" + ("]" if high_inclusive else ")")
         raise ValueError(f"{name}: expected a value in {lo}, {hi}, got {value:g}")
     return value
+
+
+def check_bool(value: object, name: str) -> bool:
+    """A flag hyperparameter is a real ``bool`` (not ``0``/``1``, not a tensor)."""
+    if not isinstance(value, bool):
+        raise TypeError(f"{name}: expected a bool, got {type(value).__name__}")
+    return value
+
+
+def check_ignore_index(ignore_index: int | None, num_classes: int | None = None) -> int | None:
+    """``ignore_index`` is an int or ``None``; with ``num_classes``, also not one of the valid class indices
+    (that class would silently vanish from the loss)."""
+    if ignore_index is None:
+        return None
+    if isinstance(ignore_index, bool) or not isinstance(ignore_index, int):
+        raise TypeError(f"ignore_index: expected an int or None, got {type(ignore_index).__name__}")
+    if num_classes is not None and 0 <= ignore_index < num_classes:
+        raise ValueError(
+            f"ignore_index: {ignore_index} is a valid class index for {num_classes} classes, so that class would "
+            f"vanish from the loss; use a label outside [0, {num_classes - 1}] such as -100 or 255"
+        )
+    return ignore_index
 
 
 def check_choice(value: str, name: str, choices: Sequence[str]) -> str:

@@ -8,6 +8,7 @@ import torch
 
 from ._checks import check_in_range, check_reduction, check_scalar
 from ._numerics import output_dtype
+from .distributed import all_reduce_sum, is_distributed
 
 __all__ = ["reduce_loss"]
 
@@ -19,6 +20,8 @@ def reduce_loss(
     *,
     mask: torch.Tensor | None = None,
     normalizer: torch.Tensor | float | None = None,
+    target_class_weight: torch.Tensor | None = None,
+    distributed: bool = False,
     dtype: torch.dtype | None = None,
 ) -> torch.Tensor:
     r"""Reduce an unreduced loss tensor.
@@ -28,7 +31,11 @@ def reduce_loss(
     * ``"none"``: :math:`w \cdot \ell` with masked-out positions set to 0, same shape as ``loss``;
     * ``"sum"``: :math:`\sum m\,w\,\ell`;
     * ``"mean"``: :math:`\sum m\,w\,\ell / d` with the denominator :math:`d = \sum m\,w`, or
-      :math:`d = n` when a normalizer :math:`n` (for example the number of positive anchors) is given.
+      :math:`d = n` when a normalizer :math:`n` (for example the number of positive anchors) is given. With
+      per-class weights (``target_class_weight``: the weight :math:`c` of each element's target class, already
+      applied to the loss) the mean is torch's class-weighted mean :math:`d = \sum m\,w\,c`, as
+      ``F.cross_entropy(weight=...)``. With ``distributed`` (and a ``torch.distributed`` process group) the
+      denominator is summed over the processes, so that the processes' results add up to the whole batch's mean.
 
     **The denominator rule** (one rule for every denominator): divide by :math:`d` when :math:`d > 0`, by 1 when
     :math:`d = 0`. For a count this is mmdetection's ``max(n, 1)``: a detection batch without positive anchors
@@ -50,6 +57,11 @@ def reduce_loss(
             and the denominator.
         normalizer: Optional explicit denominator for ``"mean"``: a non-negative finite number or one-element
             tensor (0 divides by 1, see the denominator rule above); ignored by ``"none"`` and ``"sum"``.
+        target_class_weight: Optional per-element weight of the target class, broadcastable to ``loss`` (the
+            loss already carries it); ``"mean"`` divides by the sum of these (times ``sample_weight``) instead of
+            the sum of ``sample_weight``. Ignored with a ``normalizer``, and by ``"none"`` and ``"sum"``.
+        distributed: Sum the ``"mean"`` denominator over the processes of ``torch.distributed`` (a no-op
+            without an initialized process group).
         dtype: Optional dtype of the result (losses computed in float32 for half inputs return in half, except
             under ``torch.autocast``, where they return float32 like ``F.cross_entropy``).
 
@@ -72,6 +84,8 @@ def reduce_loss(
         tensor(5.)
         >>> reduce_loss(loss, "mean", normalizer=0)  # no positives: the plain sum, as max(n, 1)
         tensor(10.)
+        >>> reduce_loss(loss, "mean", target_class_weight=torch.tensor([1.0, 1.0, 1.0, 2.0]))  # sum / 5
+        tensor(2.)
     """
     check_reduction(reduction)
     if normalizer is not None:
@@ -89,6 +103,13 @@ def reduce_loss(
         if weight is not None:
             weight = torch.where(mask, weight, torch.zeros((), dtype=loss.dtype, device=loss.device))
     weighted = loss if weight is None else loss * weight
+    if reduction == "mean" and target_class_weight is not None and normalizer is None:
+        # torch's class-weighted mean: the denominator weighs each element by its target class's weight
+        _check_broadcast(target_class_weight, loss, "target_class_weight")
+        tcw = target_class_weight.to(loss.dtype)
+        if mask is not None:
+            tcw = torch.where(mask, tcw, torch.zeros((), dtype=loss.dtype, device=loss.device))
+        weight = tcw if weight is None else weight * tcw
 
     if reduction == "none":
         out = weighted
@@ -103,6 +124,11 @@ def reduce_loss(
             den = torch.broadcast_to(weight, loss.shape).sum()
         elif normalizer is None and mask is not None:
             den = torch.broadcast_to(mask, loss.shape).sum().to(total.dtype)
+        if distributed and is_distributed():
+            if den is None:
+                count = normalizer if normalizer is not None else loss.numel()
+                den = torch.as_tensor(count, dtype=total.dtype, device=total.device)
+            den = all_reduce_sum(den.detach(), enabled=True)
         if den is not None:
             # The denominator rule: d if d > 0 else 1 (0 / 0 -> 0 for a mean over nothing). ``den == 0`` rather
             # than ``den > 0`` so that, with validation off, a NaN normalizer shows as a NaN loss, not a silent sum.

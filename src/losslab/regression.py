@@ -11,7 +11,9 @@ import math
 import torch
 from torch import nn
 
-from ._checks import check_finite, check_floating, check_in_range, check_same_shape, check_scalar
+from ._checks import check_bool, check_finite, check_floating, check_in_range, check_same_shape, check_scalar
+from ._compat import renamed_arguments
+from ._module import LossModule
 from ._numerics import upcast
 from ._reduction import reduce_loss
 
@@ -47,11 +49,12 @@ def _check_pair(
     return upcast(pred, target)
 
 
+@renamed_arguments(weight="sample_weight")
 def mse_loss(
     pred: torch.Tensor,
     target: torch.Tensor,
     *,
-    weight: torch.Tensor | None = None,
+    sample_weight: torch.Tensor | None = None,
     reduction: str = "mean",
 ) -> torch.Tensor:
     r"""Mean squared error, for regression to continuous values with Gaussian-like noise.
@@ -65,7 +68,7 @@ def mse_loss(
     Args:
         pred: Predictions, any shape.
         target: Targets, same shape as ``pred``.
-        weight: Optional weights broadcastable to the unreduced loss.
+        sample_weight: Optional per-element weights broadcastable to the unreduced loss.
         reduction: ``"none"`` | ``"mean"`` | ``"sum"``.
 
     Returns:
@@ -81,28 +84,19 @@ def mse_loss(
         tensor(1.6667)
     """
     p, t = _check_pair(pred, target, "mse_loss")
-    return reduce_loss((p - t).square(), reduction, weight, dtype=pred.dtype)
+    return reduce_loss((p - t).square(), reduction, sample_weight, dtype=pred.dtype)
 
 
-class MSELoss(nn.Module):
-    """Module form of :func:`mse_loss`."""
-
-    def __init__(self, *, reduction: str = "mean") -> None:
-        super().__init__()
-        self.reduction = reduction
-
-    def forward(self, pred: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:
-        return mse_loss(pred, target, weight=weight, reduction=self.reduction)
-
-    def extra_repr(self) -> str:
-        return f"reduction={self.reduction!r}"
+class MSELoss(LossModule, function=mse_loss):
+    pass
 
 
+@renamed_arguments(weight="sample_weight")
 def mae_loss(
     pred: torch.Tensor,
     target: torch.Tensor,
     *,
-    weight: torch.Tensor | None = None,
+    sample_weight: torch.Tensor | None = None,
     reduction: str = "mean",
 ) -> torch.Tensor:
     r"""Mean absolute error, for regression when the targets contain outliers.
@@ -116,7 +110,7 @@ def mae_loss(
     Args:
         pred: Predictions, any shape.
         target: Targets, same shape as ``pred``.
-        weight: Optional weights broadcastable to the unreduced loss.
+        sample_weight: Optional per-element weights broadcastable to the unreduced loss.
         reduction: ``"none"`` | ``"mean"`` | ``"sum"``.
 
     Returns:
@@ -132,21 +126,11 @@ def mae_loss(
         tensor(1.)
     """
     p, t = _check_pair(pred, target, "mae_loss")
-    return reduce_loss((p - t).abs(), reduction, weight, dtype=pred.dtype)
+    return reduce_loss((p - t).abs(), reduction, sample_weight, dtype=pred.dtype)
 
 
-class MAELoss(nn.Module):
-    """Module form of :func:`mae_loss`."""
-
-    def __init__(self, *, reduction: str = "mean") -> None:
-        super().__init__()
-        self.reduction = reduction
-
-    def forward(self, pred: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:
-        return mae_loss(pred, target, weight=weight, reduction=self.reduction)
-
-    def extra_repr(self) -> str:
-        return f"reduction={self.reduction!r}"
+class MAELoss(LossModule, function=mae_loss):
+    pass
 
 
 def _huber(residual: torch.Tensor, delta: float) -> torch.Tensor:
@@ -157,12 +141,13 @@ def _huber(residual: torch.Tensor, delta: float) -> torch.Tensor:
     return 0.5 * q.square() + delta * (a - q)
 
 
+@renamed_arguments(weight="sample_weight")
 def huber_loss(
     pred: torch.Tensor,
     target: torch.Tensor,
     *,
     delta: float = 1.0,
-    weight: torch.Tensor | None = None,
+    sample_weight: torch.Tensor | None = None,
     reduction: str = "mean",
 ) -> torch.Tensor:
     r"""Huber loss: squared error for small residuals, absolute error beyond ``delta``.
@@ -177,7 +162,7 @@ def huber_loss(
         pred: Predictions, any shape.
         target: Targets, same shape as ``pred``.
         delta: Where the quadratic turns linear, ``> 0``.
-        weight: Optional weights broadcastable to the unreduced loss.
+        sample_weight: Optional per-element weights broadcastable to the unreduced loss.
         reduction: ``"none"`` | ``"mean"`` | ``"sum"``.
 
     Returns:
@@ -199,32 +184,26 @@ def huber_loss(
     References:
         .. [Huber1964] P. J. Huber. "Robust Estimation of a Location Parameter." Ann. Math. Statist. 1964.
     """
-    delta = check_scalar(delta, "delta", low=0.0, low_inclusive=False)
+    delta = _check_huber(delta)
     p, t = _check_pair(pred, target, "huber_loss")
-    return reduce_loss(_huber(p - t, delta), reduction, weight, dtype=pred.dtype)
+    return reduce_loss(_huber(p - t, delta), reduction, sample_weight, dtype=pred.dtype)
 
 
-class HuberLoss(nn.Module):
-    """Module form of :func:`huber_loss`."""
-
-    def __init__(self, *, delta: float = 1.0, reduction: str = "mean") -> None:
-        super().__init__()
-        self.delta = check_scalar(delta, "delta", low=0.0, low_inclusive=False)
-        self.reduction = reduction
-
-    def forward(self, pred: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:
-        return huber_loss(pred, target, delta=self.delta, weight=weight, reduction=self.reduction)
-
-    def extra_repr(self) -> str:
-        return f"delta={self.delta}, reduction={self.reduction!r}"
+def _check_huber(delta: float, **_: object) -> float:
+    return check_scalar(delta, "delta", low=0.0, low_inclusive=False)
 
 
+class HuberLoss(LossModule, function=huber_loss, validate=_check_huber):
+    pass
+
+
+@renamed_arguments(weight="sample_weight")
 def smooth_l1_loss(
     pred: torch.Tensor,
     target: torch.Tensor,
     *,
     beta: float = 1.0,
-    weight: torch.Tensor | None = None,
+    sample_weight: torch.Tensor | None = None,
     reduction: str = "mean",
 ) -> torch.Tensor:
     r"""Smooth-L1 loss (Fast R-CNN): absolute error with a quadratic zone of width ``beta`` around 0.
@@ -241,7 +220,7 @@ def smooth_l1_loss(
         pred: Predictions, any shape.
         target: Targets, same shape as ``pred``.
         beta: Width of the quadratic zone, ``>= 0``.
-        weight: Optional weights broadcastable to the unreduced loss.
+        sample_weight: Optional per-element weights broadcastable to the unreduced loss.
         reduction: ``"none"`` | ``"mean"`` | ``"sum"``.
 
     Returns:
@@ -259,34 +238,28 @@ def smooth_l1_loss(
     References:
         .. [Girshick2015] R. Girshick. "Fast R-CNN." ICCV 2015. https://arxiv.org/abs/1504.08083
     """
-    beta = check_scalar(beta, "beta", low=0.0)
+    beta = _check_smooth_l1(beta)
     p, t = _check_pair(pred, target, "smooth_l1_loss")
     r = p - t
     loss = r.abs() if beta == 0.0 else _huber(r, beta) / beta
-    return reduce_loss(loss, reduction, weight, dtype=pred.dtype)
+    return reduce_loss(loss, reduction, sample_weight, dtype=pred.dtype)
 
 
-class SmoothL1Loss(nn.Module):
-    """Module form of :func:`smooth_l1_loss`."""
-
-    def __init__(self, *, beta: float = 1.0, reduction: str = "mean") -> None:
-        super().__init__()
-        self.beta = check_scalar(beta, "beta", low=0.0)
-        self.reduction = reduction
-
-    def forward(self, pred: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:
-        return smooth_l1_loss(pred, target, beta=self.beta, weight=weight, reduction=self.reduction)
-
-    def extra_repr(self) -> str:
-        return f"beta={self.beta}, reduction={self.reduction!r}"
+def _check_smooth_l1(beta: float, **_: object) -> float:
+    return check_scalar(beta, "beta", low=0.0)
 
 
+class SmoothL1Loss(LossModule, function=smooth_l1_loss, validate=_check_smooth_l1):
+    pass
+
+
+@renamed_arguments(weight="sample_weight")
 def msle_loss(
     pred: torch.Tensor,
     target: torch.Tensor,
     *,
     clamp_min: float | None = None,
-    weight: torch.Tensor | None = None,
+    sample_weight: torch.Tensor | None = None,
     reduction: str = "mean",
 ) -> torch.Tensor:
     r"""Mean squared logarithmic error, for positive targets that span orders of magnitude.
@@ -304,7 +277,7 @@ def msle_loss(
         clamp_min: If given, ``pred`` and ``target`` are first clamped to ``[clamp_min, inf)``. Keras'
             ``MeanSquaredLogarithmicError`` does this with ``1e-7``; pass ``clamp_min=1e-7`` to reproduce it.
             ``None`` (default) uses the inputs as they are.
-        weight: Optional weights broadcastable to the unreduced loss.
+        sample_weight: Optional per-element weights broadcastable to the unreduced loss.
         reduction: ``"none"`` | ``"mean"`` | ``"sum"``.
 
     Returns:
@@ -329,8 +302,7 @@ def msle_loss(
     References:
         Keras 3, ``keras.losses.MeanSquaredLogarithmicError`` (which also clamps its inputs to ``1e-7``).
     """
-    if clamp_min is not None:
-        clamp_min = check_scalar(clamp_min, "clamp_min", low=-1.0, low_inclusive=False)
+    clamp_min = _check_msle(clamp_min)
     p, t = _check_pair(pred, target, "msle_loss", values=clamp_min is not None)
     if clamp_min is None:
         hint = "msle_loss compares log1p(pred) with log1p(target); pass clamp_min=1e-7 to clamp as Keras does"
@@ -339,24 +311,15 @@ def msle_loss(
     else:
         p, t = p.clamp_min(clamp_min), t.clamp_min(clamp_min)
     loss = (torch.log1p(p) - torch.log1p(t)).square()
-    return reduce_loss(loss, reduction, weight, dtype=pred.dtype)
+    return reduce_loss(loss, reduction, sample_weight, dtype=pred.dtype)
 
 
-class MSLELoss(nn.Module):
-    """Module form of :func:`msle_loss`."""
+def _check_msle(clamp_min: float | None, **_: object) -> float | None:
+    return None if clamp_min is None else check_scalar(clamp_min, "clamp_min", low=-1.0, low_inclusive=False)
 
-    def __init__(self, *, clamp_min: float | None = None, reduction: str = "mean") -> None:
-        super().__init__()
-        if clamp_min is not None:
-            clamp_min = check_scalar(clamp_min, "clamp_min", low=-1.0, low_inclusive=False)
-        self.clamp_min = clamp_min
-        self.reduction = reduction
 
-    def forward(self, pred: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:
-        return msle_loss(pred, target, clamp_min=self.clamp_min, weight=weight, reduction=self.reduction)
-
-    def extra_repr(self) -> str:
-        return f"clamp_min={self.clamp_min}, reduction={self.reduction!r}"
+class MSLELoss(LossModule, function=msle_loss, validate=_check_msle):
+    pass
 
 
 _LOG2 = math.log(2.0)
@@ -376,11 +339,12 @@ def _log_cosh(r: torch.Tensor) -> torch.Tensor:
     return torch.where(near, small, large)
 
 
+@renamed_arguments(weight="sample_weight")
 def log_cosh_loss(
     pred: torch.Tensor,
     target: torch.Tensor,
     *,
-    weight: torch.Tensor | None = None,
+    sample_weight: torch.Tensor | None = None,
     reduction: str = "mean",
 ) -> torch.Tensor:
     r"""Log-cosh loss: about :math:`r^2/2` for small residuals and :math:`|r| - \log 2` for large ones.
@@ -394,7 +358,7 @@ def log_cosh_loss(
     Args:
         pred: Predictions, any shape.
         target: Targets, same shape as ``pred``.
-        weight: Optional weights broadcastable to the unreduced loss.
+        sample_weight: Optional per-element weights broadcastable to the unreduced loss.
         reduction: ``"none"`` | ``"mean"`` | ``"sum"``.
 
     Returns:
@@ -421,30 +385,21 @@ def log_cosh_loss(
            Auto-Encoder." ICLR 2019 submission (OpenReview). The overflow-free form: keras-team/keras PR #8524.
     """
     p, t = _check_pair(pred, target, "log_cosh_loss")
-    return reduce_loss(_log_cosh(p - t), reduction, weight, dtype=pred.dtype)
+    return reduce_loss(_log_cosh(p - t), reduction, sample_weight, dtype=pred.dtype)
 
 
-class LogCoshLoss(nn.Module):
-    """Module form of :func:`log_cosh_loss`."""
-
-    def __init__(self, *, reduction: str = "mean") -> None:
-        super().__init__()
-        self.reduction = reduction
-
-    def forward(self, pred: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:
-        return log_cosh_loss(pred, target, weight=weight, reduction=self.reduction)
-
-    def extra_repr(self) -> str:
-        return f"reduction={self.reduction!r}"
+class LogCoshLoss(LossModule, function=log_cosh_loss):
+    pass
 
 
+@renamed_arguments(weight="sample_weight")
 def poisson_loss(
     pred: torch.Tensor,
     target: torch.Tensor,
     *,
     log_input: bool = False,
     eps: float = 1e-7,
-    weight: torch.Tensor | None = None,
+    sample_weight: torch.Tensor | None = None,
     reduction: str = "mean",
 ) -> torch.Tensor:
     r"""Poisson negative log-likelihood, for regressing counts (events per interval) on a predicted rate.
@@ -464,7 +419,7 @@ def poisson_loss(
         log_input: Whether ``pred`` holds log-rates. The log-rate form needs no ``eps`` and has a gradient
             that never blows up near a rate of 0.
         eps: Added to the rate inside the log (rate input only), ``>= 0``; Keras uses ``1e-7``, torch ``1e-8``.
-        weight: Optional weights broadcastable to the unreduced loss.
+        sample_weight: Optional per-element weights broadcastable to the unreduced loss.
         reduction: ``"none"`` | ``"mean"`` | ``"sum"``.
 
     Returns:
@@ -490,9 +445,7 @@ def poisson_loss(
         .. [McCullagh1989] P. McCullagh, J. A. Nelder. "Generalized Linear Models." 2nd ed., Chapman & Hall 1989
            (Poisson regression with the log link).
     """
-    if not isinstance(log_input, bool):
-        raise TypeError(f"log_input: expected a bool, got {type(log_input).__name__}")
-    eps = check_scalar(eps, "eps", low=0.0)
+    eps = _check_poisson(log_input, eps)
     p, t = _check_pair(pred, target, "poisson_loss", values=False)
     check_in_range(t, "target", 0.0, math.inf, "poisson_loss expects non-negative counts")
     if log_input:
@@ -508,22 +461,13 @@ def poisson_loss(
         zero = t == 0
         log_rate = torch.log(torch.where(zero, torch.ones_like(p), p + eps))
         loss = p - torch.where(zero, torch.zeros_like(p), t * log_rate)
-    return reduce_loss(loss, reduction, weight, dtype=pred.dtype)
+    return reduce_loss(loss, reduction, sample_weight, dtype=pred.dtype)
 
 
-class PoissonLoss(nn.Module):
-    """Module form of :func:`poisson_loss`."""
+def _check_poisson(log_input: bool, eps: float, **_: object) -> float:
+    check_bool(log_input, "log_input")
+    return check_scalar(eps, "eps", low=0.0)
 
-    def __init__(self, *, log_input: bool = False, eps: float = 1e-7, reduction: str = "mean") -> None:
-        super().__init__()
-        if not isinstance(log_input, bool):
-            raise TypeError(f"log_input: expected a bool, got {type(log_input).__name__}")
-        self.log_input = log_input
-        self.eps = check_scalar(eps, "eps", low=0.0)
-        self.reduction = reduction
 
-    def forward(self, pred: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:
-        return poisson_loss(pred, target, log_input=self.log_input, eps=self.eps, weight=weight, reduction=self.reduction)
-
-    def extra_repr(self) -> str:
-        return f"log_input={self.log_input}, eps={self.eps}, reduction={self.reduction!r}"
+class PoissonLoss(LossModule, function=poisson_loss, validate=_check_poisson):
+    pass

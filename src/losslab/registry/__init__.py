@@ -120,7 +120,7 @@ class LossSpec:
         grad_args: Positions in ``args`` that are differentiable inputs (gradcheck wrt these).
         per_sample: ``reduction="none"`` keeps the batch on dim 0 and samples are independent, so weight and
             repetition invariances hold over dim 0.
-        weighted: Accepts ``weight=`` and ``reduction=``.
+        weighted: Accepts ``sample_weight=`` and ``reduction=``.
         empty_batch: ``sample(0, ...)`` is meaningful (a batch of no samples).
         compile: Runs under ``torch.compile`` (fullgraph not required).
         curve: Optional ``(pred_grid, target) -> loss`` over a 1-D grid of predictions for one scalar target,
