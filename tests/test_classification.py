@@ -102,7 +102,7 @@ def test_keras_oracle(keras_oracle, name, fn, kwargs, kind, dtype):
         sw = _array(keras_oracle, "sample_weight", dtype)
         w = sw.reshape(-1, *([1] * (none.ndim - 1)))
         per_element = none.numel() / per_row.numel()
-        keras_weighted = fn(y_pred, y_true, **kwargs, weight=w, reduction="sum") / per_element / per_row.numel()
+        keras_weighted = fn(y_pred, y_true, **kwargs, sample_weight=w, reduction="sum") / per_element / per_row.numel()
         torch.testing.assert_close(keras_weighted, ref("sample_weight_sum_over_batch_size"), **close)
 
 
@@ -156,8 +156,8 @@ def test_kl_is_cross_entropy_minus_entropy(reduction):
     p, y = torch.rand(5, 4, generator=g, dtype=torch.float64), torch.rand(5, 4, generator=g, dtype=torch.float64)
     w = torch.rand(5, 1, generator=g, dtype=torch.float64)
     torch.testing.assert_close(
-        binary_kl_divergence(p, y, weight=w, reduction=reduction),
-        binary_cross_entropy(p, y, weight=w, reduction=reduction) - binary_entropy(y, weight=w, reduction=reduction),
+        binary_kl_divergence(p, y, sample_weight=w, reduction=reduction),
+        binary_cross_entropy(p, y, sample_weight=w, reduction=reduction) - binary_entropy(y, sample_weight=w, reduction=reduction),
     )
     pc = torch.softmax(torch.randn(5, 4, 2, generator=g, dtype=torch.float64), 1)
     yc = torch.softmax(2 * torch.randn(5, 4, 2, generator=g, dtype=torch.float64), 1)
@@ -258,7 +258,7 @@ def test_one_hot_targets_equal_index_targets(reduction, ls):
     dense = F.one_hot(target, 6).movedim(-1, 1).double()
     cw = torch.rand(6, generator=g, dtype=torch.float64) + 0.1
     w = torch.rand(4, 1, 1, generator=g, dtype=torch.float64)
-    for kw in ({}, {"class_weight": cw}, {"class_weight": cw, "weight": w}):
+    for kw in ({}, {"class_weight": cw}, {"class_weight": cw, "sample_weight": w}):
         torch.testing.assert_close(
             softmax_cross_entropy(logits, dense, label_smoothing=ls, reduction=reduction, **kw),
             softmax_cross_entropy(logits, target, label_smoothing=ls, reduction=reduction, **kw),
@@ -285,7 +285,7 @@ def test_class_weighted_mean_with_user_weight():
     u = torch.tensor([1.0, 0.5, 2.0, 0.0, 3.0], dtype=torch.float64)
     per = -torch.log_softmax(logits, 1)[torch.arange(4), target[:4]] * cw[target[:4]]
     expected = (u[:4] * per).sum() / (u[:4] * cw[target[:4]]).sum()
-    got = softmax_cross_entropy(logits, target, class_weight=cw, ignore_index=-1, weight=u)
+    got = softmax_cross_entropy(logits, target, class_weight=cw, ignore_index=-1, sample_weight=u)
     torch.testing.assert_close(got, expected)
     # a constant class weight changes nothing under "mean"
     torch.testing.assert_close(
@@ -346,7 +346,7 @@ def test_sigmoid_bce_matches_torch_with_pos_weight(reduction):
     )
     # torch's weight= is element-wise and its "mean" divides by the count; ours divides by the summed weights
     torch.testing.assert_close(
-        sigmoid_binary_cross_entropy(logits, y, pos_weight=pw, weight=w, reduction="sum"),
+        sigmoid_binary_cross_entropy(logits, y, pos_weight=pw, sample_weight=w, reduction="sum"),
         F.binary_cross_entropy_with_logits(logits, y, pos_weight=pw, weight=w, reduction="sum"),
     )
     torch.testing.assert_close(
@@ -503,7 +503,7 @@ def test_gradcheck_with_all_options():
     cw = torch.tensor([0.5, 1.0, 2.0], dtype=torch.float64)
     w = torch.rand(4, 1, generator=g, dtype=torch.float64)
     assert torch.autograd.gradcheck(
-        lambda x: softmax_cross_entropy(x, target, class_weight=cw, ignore_index=-100, label_smoothing=0.1, weight=w),
+        lambda x: softmax_cross_entropy(x, target, class_weight=cw, ignore_index=-100, label_smoothing=0.1, sample_weight=w),
         (logits,),
     )
     assert torch.autograd.gradcheck(
@@ -627,7 +627,7 @@ def test_modules_hold_tensors_as_buffers():
     assert "class_weight" in dict(m.named_buffers())
     m = m.double()
     assert m.class_weight.dtype == torch.float64
-    assert "class_weight=(3,), ignore_index=-1, label_smoothing=0.1" in repr(m)
+    assert "class_weight=tensor(shape=(3,), dtype=torch.float64), ignore_index=-1, label_smoothing=0.1" in repr(m)
     s = SigmoidBinaryCrossEntropyLoss(pos_weight=torch.tensor([2.0]))
     assert "pos_weight" in dict(s.named_buffers())
     x, y = torch.randn(4, 1), torch.rand(4, 1)

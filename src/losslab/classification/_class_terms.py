@@ -15,11 +15,10 @@ from collections.abc import Callable
 
 import torch
 
-from .._checks import check_finite, check_floating, check_in_range, check_tensor
+from .._checks import check_finite, check_floating, check_ignore_index, check_in_range, check_tensor
 from .._numerics import upcast
-from .._reduction import _check_broadcast
 from .._targets import INDEX, check_class_target, one_hot, safe_indices, smooth_categorical, valid_mask
-from ._common import _check_class_weight, _check_ignore_index, _check_two_classes, _class_view
+from ._common import _check_class_weight, _check_two_classes, _class_view
 
 
 class ClassTarget:
@@ -46,7 +45,7 @@ class ClassTarget:
     ) -> None:
         check_floating(scores, input_name)
         check_finite(scores, input_name)
-        ignore_index = _check_ignore_index(ignore_index)
+        ignore_index = check_ignore_index(ignore_index)
         self.kind = check_class_target(scores, target, ignore_index=ignore_index, input_name=input_name)
         _check_two_classes(scores, input_name, loss)
         class_weight = _check_class_weight(class_weight, scores.shape[1])
@@ -100,21 +99,6 @@ class ClassTarget:
             return self.class_weight[self.index]
         assert self.dense is not None
         return (self.dense * _class_view(self.class_weight, self.ndim)).sum(1)
-
-    def normalizer(
-        self, loss: torch.Tensor, sample_weight: torch.Tensor | None, reduction: str
-    ) -> torch.Tensor | None:
-        """Denominator of the class-weighted ``"mean"``: summed target weights (times ``sample_weight``) over the
-        positions kept; ``None`` (the plain weighted mean) without class weights."""
-        tw = self.target_weight()
-        if reduction != "mean" or tw is None:
-            return None
-        if sample_weight is not None:
-            _check_broadcast(sample_weight, loss, "sample_weight")
-            tw = tw * sample_weight.to(tw.dtype)
-        if self.mask is not None:
-            tw = torch.where(self.mask, tw, torch.zeros_like(tw))
-        return torch.broadcast_to(tw, loss.shape).sum()
 
 
 def out_dtype(x: torch.Tensor) -> torch.dtype:

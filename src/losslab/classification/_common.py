@@ -6,9 +6,8 @@ import math
 
 import torch
 
-from .._checks import check_floating, check_in_range, check_same_shape, check_scalar, check_tensor
-from .._reduction import _check_broadcast, reduce_loss
-from .._targets import INDEX, safe_indices, smooth_categorical, valid_mask
+from .._checks import check_floating, check_ignore_index, check_in_range, check_same_shape, check_scalar, check_tensor
+from .._targets import INDEX, check_label_smoothing, safe_indices, smooth_categorical, valid_mask
 
 _PROBS_HINT_CATEGORICAL = "softmax_cross_entropy"
 _PROBS_HINT_BINARY = "sigmoid_binary_cross_entropy"
@@ -19,12 +18,6 @@ _PROBS_HINT_BINARY = "sigmoid_binary_cross_entropy"
 
 def _check_eps(eps: float) -> float:
     return check_scalar(eps, "eps", low=0.0, high=0.5, low_inclusive=False, high_inclusive=False)
-
-
-def _check_ignore_index(ignore_index: int | None) -> int | None:
-    if ignore_index is not None and (isinstance(ignore_index, bool) or not isinstance(ignore_index, int)):
-        raise TypeError(f"ignore_index: expected an int or None, got {type(ignore_index).__name__}")
-    return ignore_index
 
 
 def _check_class_weight(class_weight: torch.Tensor | None, num_classes: int | None = None) -> torch.Tensor | None:
@@ -93,26 +86,6 @@ def _categorical_from_log_probs(
     return loss, target_weight, None
 
 
-def _reduce_categorical(
-    loss: torch.Tensor,
-    target_weight: torch.Tensor | None,
-    mask: torch.Tensor | None,
-    weight: torch.Tensor | None,
-    reduction: str,
-    dtype: torch.dtype,
-) -> torch.Tensor:
-    """``reduce_loss`` with torch's class-weighted mean: divide by the summed class weights of the targets."""
-    if reduction != "mean" or target_weight is None:
-        return reduce_loss(loss, reduction, weight, mask=mask, dtype=dtype)
-    if weight is not None:
-        _check_broadcast(weight, loss, "weight")
-        target_weight = target_weight * weight.to(loss.dtype)
-    if mask is not None:
-        target_weight = torch.where(mask, target_weight, torch.zeros_like(target_weight))
-    den = torch.broadcast_to(target_weight, loss.shape).sum()
-    return reduce_loss(loss, reduction, weight, mask=mask, normalizer=den, dtype=dtype)
-
-
 def _log_clipped_categorical(probs: torch.Tensor, eps: float) -> torch.Tensor:
     # Keras: renormalize each distribution to sum 1, clip to [eps, 1 - eps], take the log. (The sum is floored
     # at eps so an all-zero row gives log(eps), not 0/0.)
@@ -165,3 +138,22 @@ def _binary_xent(y: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
 
 def _check_entropy_eps(eps: float) -> float:
     return check_scalar(eps, "eps", low=0.0, high=0.5, high_inclusive=False)
+
+
+def _validate(
+    *,
+    eps: float | None = None,
+    label_smoothing: float | None = None,
+    class_weight: torch.Tensor | None = None,
+    ignore_index: int | None = None,
+    pos_weight: torch.Tensor | float | None = None,
+    **_: object,
+) -> None:
+    """The construction-time check of a cross-entropy module: each hyperparameter by its function's own check."""
+    if eps is not None:
+        _check_eps(eps)
+    if label_smoothing is not None:
+        check_label_smoothing(label_smoothing)
+    _check_class_weight(class_weight)
+    check_ignore_index(ignore_index)
+    _check_pos_weight(pos_weight)

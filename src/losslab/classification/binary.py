@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-from torch import nn
-
 from .._checks import check_finite, check_probabilities, check_reduction
+from .._compat import renamed_arguments
+from .._module import LossModule
 from .._numerics import upcast
 from .._reduction import reduce_loss
 from .._targets import check_label_smoothing, smooth_binary
-from ._common import _PROBS_HINT_BINARY, _binary_xent, _check_binary_pair, _check_eps, _check_pos_weight
+from ._common import _PROBS_HINT_BINARY, _binary_xent, _check_binary_pair, _check_eps, _check_pos_weight, _validate
 
 __all__ = ["sigmoid_binary_cross_entropy", "SigmoidBinaryCrossEntropyLoss", "binary_cross_entropy", "BinaryCrossEntropyLoss"]
 
@@ -18,13 +18,14 @@ __all__ = ["sigmoid_binary_cross_entropy", "SigmoidBinaryCrossEntropyLoss", "bin
 # binary cross-entropy
 
 
+@renamed_arguments(weight="sample_weight")
 def sigmoid_binary_cross_entropy(
     logits: torch.Tensor,
     target: torch.Tensor,
     *,
     pos_weight: torch.Tensor | float | None = None,
     label_smoothing: float = 0.0,
-    weight: torch.Tensor | None = None,
+    sample_weight: torch.Tensor | None = None,
     reduction: str = "mean",
 ) -> torch.Tensor:
     r"""Sigmoid binary cross-entropy on logits, for binary and multi-label classification.
@@ -44,7 +45,7 @@ def sigmoid_binary_cross_entropy(
             ``logits`` (as in torch, broadcast from the right: shape ``(C,)`` weights the last dim; for
             ``(N, C, H, W)`` pass ``(C, 1, 1)``). ``n_neg / n_pos`` balances a rare positive class.
         label_smoothing: :math:`\varepsilon \in [0, 1]`; targets move toward 0.5 (Keras' formula).
-        weight: Optional weights broadcastable to the unreduced loss.
+        sample_weight: Optional per-element weights broadcastable to the unreduced loss.
         reduction: ``"none"`` | ``"mean"`` | ``"sum"``.
 
     Returns:
@@ -82,45 +83,21 @@ def sigmoid_binary_cross_entropy(
     if pos_weight is not None:
         pos = pos * pos_weight.to(device=x.device, dtype=x.dtype)
     loss = pos + (1.0 - y) * F.softplus(x, threshold=40.0)
-    return reduce_loss(loss, reduction, weight, dtype=logits.dtype)
+    return reduce_loss(loss, reduction, sample_weight, dtype=logits.dtype)
 
 
-class SigmoidBinaryCrossEntropyLoss(nn.Module):
-    """Module form of :func:`sigmoid_binary_cross_entropy` (``pos_weight`` is a buffer)."""
-
-    pos_weight: torch.Tensor | None
-
-    def __init__(
-        self,
-        *,
-        pos_weight: torch.Tensor | float | None = None,
-        label_smoothing: float = 0.0,
-        reduction: str = "mean",
-    ) -> None:
-        super().__init__()
-        check_reduction(reduction)
-        self.register_buffer("pos_weight", _check_pos_weight(pos_weight))
-        self.label_smoothing = check_label_smoothing(label_smoothing)
-        self.reduction = reduction
-
-    def forward(self, logits: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:
-        return sigmoid_binary_cross_entropy(
-            logits, target, pos_weight=self.pos_weight, label_smoothing=self.label_smoothing, weight=weight,
-            reduction=self.reduction,
-        )
-
-    def extra_repr(self) -> str:
-        pw = None if self.pos_weight is None else tuple(self.pos_weight.shape)
-        return f"pos_weight={pw}, label_smoothing={self.label_smoothing}, reduction={self.reduction!r}"
+class SigmoidBinaryCrossEntropyLoss(LossModule, function=sigmoid_binary_cross_entropy, validate=_validate):
+    pass
 
 
+@renamed_arguments(weight="sample_weight")
 def binary_cross_entropy(
     probs: torch.Tensor,
     target: torch.Tensor,
     *,
     eps: float = 1e-7,
     label_smoothing: float = 0.0,
-    weight: torch.Tensor | None = None,
+    sample_weight: torch.Tensor | None = None,
     reduction: str = "mean",
 ) -> torch.Tensor:
     r"""Binary cross-entropy on probabilities (sigmoid outputs), clipped as Keras does.
@@ -136,7 +113,7 @@ def binary_cross_entropy(
         target: Target probabilities in ``[0, 1]`` (hard or soft), same shape, floating.
         eps: Clipping bound, in ``(0, 0.5)``; Keras' default ``1e-7``.
         label_smoothing: :math:`\varepsilon \in [0, 1]`; targets move toward 0.5 (Keras' formula).
-        weight: Optional weights broadcastable to the unreduced loss.
+        sample_weight: Optional per-element weights broadcastable to the unreduced loss.
         reduction: ``"none"`` | ``"mean"`` | ``"sum"``.
 
     Returns:
@@ -172,23 +149,8 @@ def binary_cross_entropy(
     p, y = upcast(probs, target)
     y = smooth_binary(y.to(p.dtype), label_smoothing)
     loss = _binary_xent(y, p.clamp(eps, 1.0 - eps))
-    return reduce_loss(loss, reduction, weight, dtype=probs.dtype)
+    return reduce_loss(loss, reduction, sample_weight, dtype=probs.dtype)
 
 
-class BinaryCrossEntropyLoss(nn.Module):
-    """Module form of :func:`binary_cross_entropy`."""
-
-    def __init__(self, *, eps: float = 1e-7, label_smoothing: float = 0.0, reduction: str = "mean") -> None:
-        super().__init__()
-        check_reduction(reduction)
-        self.eps = _check_eps(eps)
-        self.label_smoothing = check_label_smoothing(label_smoothing)
-        self.reduction = reduction
-
-    def forward(self, probs: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:
-        return binary_cross_entropy(
-            probs, target, eps=self.eps, label_smoothing=self.label_smoothing, weight=weight, reduction=self.reduction
-        )
-
-    def extra_repr(self) -> str:
-        return f"eps={self.eps}, label_smoothing={self.label_smoothing}, reduction={self.reduction!r}"
+class BinaryCrossEntropyLoss(LossModule, function=binary_cross_entropy, validate=_validate):
+    pass

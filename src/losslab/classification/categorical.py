@@ -4,20 +4,20 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-from torch import nn
-
-from .._checks import check_finite, check_floating, check_probabilities, check_reduction
+from .._checks import check_finite, check_floating, check_ignore_index, check_probabilities, check_reduction
+from .._compat import renamed_arguments
+from .._module import LossModule
 from .._numerics import result_dtype, upcast
+from .._reduction import reduce_loss
 from .._targets import INDEX, check_class_target, check_label_smoothing, safe_indices, valid_mask
 from ._common import (
     _PROBS_HINT_CATEGORICAL,
     _categorical_from_log_probs,
     _check_class_weight,
     _check_eps,
-    _check_ignore_index,
     _check_two_classes,
     _log_clipped_categorical,
-    _reduce_categorical,
+    _validate,
 )
 
 __all__ = ["softmax_cross_entropy", "SoftmaxCrossEntropyLoss", "categorical_cross_entropy", "CategoricalCrossEntropyLoss"]
@@ -26,6 +26,7 @@ __all__ = ["softmax_cross_entropy", "SoftmaxCrossEntropyLoss", "categorical_cros
 # categorical cross-entropy
 
 
+@renamed_arguments(weight="sample_weight")
 def softmax_cross_entropy(
     logits: torch.Tensor,
     target: torch.Tensor,
@@ -33,7 +34,7 @@ def softmax_cross_entropy(
     class_weight: torch.Tensor | None = None,
     ignore_index: int | None = None,
     label_smoothing: float = 0.0,
-    weight: torch.Tensor | None = None,
+    sample_weight: torch.Tensor | None = None,
     reduction: str = "mean",
 ) -> torch.Tensor:
     r"""Softmax cross-entropy on logits, for single-label classification (one class per sample or pixel).
@@ -57,12 +58,12 @@ def softmax_cross_entropy(
             denominator (index targets only). It may lie outside ``[0, C)``, e.g. ``-100`` or ``255``.
         label_smoothing: :math:`\varepsilon \in [0, 1]`: the target is mixed with the uniform distribution,
             :math:`y(1-\varepsilon) + \varepsilon/C` (torch's and Keras' formula).
-        weight: Optional weights broadcastable to the unreduced loss ``(N, *)``.
+        sample_weight: Optional per-element weights broadcastable to the unreduced loss ``(N, *)``.
         reduction: ``"none"`` | ``"mean"`` | ``"sum"``.
 
     Returns:
         Per-sample loss ``(N, *)`` for ``"none"`` (0 at ignored positions), otherwise a scalar. With user
-        ``weight`` :math:`u`, ``"mean"`` is :math:`\sum u\ell / \sum u\,w_{y}` over the non-ignored positions;
+        ``sample_weight`` :math:`u`, ``"mean"`` is :math:`\sum u\ell / \sum u\,w_{y}` over the non-ignored positions;
         a batch with nothing left gives 0 with a zero gradient.
 
     Raises:
@@ -99,7 +100,7 @@ def softmax_cross_entropy(
     check_floating(logits, "logits")
     check_reduction(reduction)
     label_smoothing = check_label_smoothing(label_smoothing)
-    ignore_index = _check_ignore_index(ignore_index)
+    ignore_index = check_ignore_index(ignore_index)
     kind = check_class_target(logits, target, ignore_index=ignore_index, input_name="logits")
     _check_two_classes(logits, "logits", "softmax_cross_entropy")
     check_finite(logits, "logits", "softmax_cross_entropy")
@@ -112,7 +113,7 @@ def softmax_cross_entropy(
             target = target.long()
         ii = -100 if ignore_index is None else ignore_index
         simple_mean = reduction == "mean" and ignore_index is None and cw is None and target.numel() > 0
-        if weight is None and (reduction == "sum" or simple_mean):
+        if sample_weight is None and (reduction == "sum" or simple_mean):
             # Exactly torch's definition: the fused kernel, no extra pass.
             out = F.cross_entropy(x, target, weight=cw, ignore_index=ii, reduction=reduction,
                                   label_smoothing=label_smoothing)
@@ -120,7 +121,10 @@ def softmax_cross_entropy(
         loss = F.cross_entropy(x, target, weight=cw, ignore_index=ii, reduction="none",
                                label_smoothing=label_smoothing)
         target_weight = None if cw is None else cw[safe_indices(target, ignore_index)]
-        return _reduce_categorical(loss, target_weight, valid_mask(target, ignore_index), weight, reduction, logits.dtype)
+        return reduce_loss(
+            loss, reduction, sample_weight, mask=valid_mask(target, ignore_index),
+            target_class_weight=target_weight, dtype=logits.dtype,
+        )
 
     (y,) = upcast(target)
     # log p is -inf where a logit trails the largest by more than the dtype's range (logits of +-3e38), and
@@ -130,41 +134,16 @@ def softmax_cross_entropy(
     loss, target_weight, mask = _categorical_from_log_probs(
         logp, y, kind, class_weight=cw, label_smoothing=label_smoothing, ignore_index=None
     )
-    return _reduce_categorical(loss, target_weight, mask, weight, reduction, logits.dtype)
+    return reduce_loss(
+        loss, reduction, sample_weight, mask=mask, target_class_weight=target_weight, dtype=logits.dtype
+    )
 
 
-class SoftmaxCrossEntropyLoss(nn.Module):
-    """Module form of :func:`softmax_cross_entropy` (``class_weight`` is a buffer, so ``.to()`` moves it)."""
-
-    class_weight: torch.Tensor | None
-
-    def __init__(
-        self,
-        *,
-        class_weight: torch.Tensor | None = None,
-        ignore_index: int | None = None,
-        label_smoothing: float = 0.0,
-        reduction: str = "mean",
-    ) -> None:
-        super().__init__()
-        check_reduction(reduction)
-        self.register_buffer("class_weight", _check_class_weight(class_weight))
-        self.ignore_index = _check_ignore_index(ignore_index)
-        self.label_smoothing = check_label_smoothing(label_smoothing)
-        self.reduction = reduction
-
-    def forward(self, logits: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:
-        return softmax_cross_entropy(
-            logits, target, class_weight=self.class_weight, ignore_index=self.ignore_index,
-            label_smoothing=self.label_smoothing, weight=weight, reduction=self.reduction,
-        )
-
-    def extra_repr(self) -> str:
-        cw = None if self.class_weight is None else tuple(self.class_weight.shape)
-        return (f"class_weight={cw}, ignore_index={self.ignore_index}, label_smoothing={self.label_smoothing}, "
-                f"reduction={self.reduction!r}")
+class SoftmaxCrossEntropyLoss(LossModule, function=softmax_cross_entropy, validate=_validate):
+    pass
 
 
+@renamed_arguments(weight="sample_weight")
 def categorical_cross_entropy(
     probs: torch.Tensor,
     target: torch.Tensor,
@@ -173,7 +152,7 @@ def categorical_cross_entropy(
     class_weight: torch.Tensor | None = None,
     ignore_index: int | None = None,
     label_smoothing: float = 0.0,
-    weight: torch.Tensor | None = None,
+    sample_weight: torch.Tensor | None = None,
     reduction: str = "mean",
 ) -> torch.Tensor:
     r"""Categorical cross-entropy on probabilities (softmax outputs), as Keras computes it.
@@ -192,7 +171,7 @@ def categorical_cross_entropy(
         class_weight: Optional per-class weights ``(C,)``; see :func:`softmax_cross_entropy`.
         ignore_index: Index-target value to leave out; see :func:`softmax_cross_entropy`.
         label_smoothing: :math:`\varepsilon_{ls} \in [0, 1]`, formula above.
-        weight: Optional weights broadcastable to the unreduced loss ``(N, *)``.
+        sample_weight: Optional per-element weights broadcastable to the unreduced loss ``(N, *)``.
         reduction: ``"none"`` | ``"mean"`` | ``"sum"``.
 
     Returns:
@@ -222,7 +201,7 @@ def categorical_cross_entropy(
     check_floating(probs, "probs")
     check_reduction(reduction)
     label_smoothing = check_label_smoothing(label_smoothing)
-    ignore_index = _check_ignore_index(ignore_index)
+    ignore_index = check_ignore_index(ignore_index)
     kind = check_class_target(probs, target, ignore_index=ignore_index, input_name="probs")
     _check_two_classes(probs, "probs", "categorical_cross_entropy")
     check_probabilities(probs.detach(), "probs", logits_variant=_PROBS_HINT_CATEGORICAL, loss="categorical_cross_entropy")
@@ -234,38 +213,10 @@ def categorical_cross_entropy(
         _log_clipped_categorical(p, eps), y, kind, class_weight=cw, label_smoothing=label_smoothing,
         ignore_index=ignore_index,
     )
-    return _reduce_categorical(loss, target_weight, mask, weight, reduction, probs.dtype)
+    return reduce_loss(
+        loss, reduction, sample_weight, mask=mask, target_class_weight=target_weight, dtype=probs.dtype
+    )
 
 
-class CategoricalCrossEntropyLoss(nn.Module):
-    """Module form of :func:`categorical_cross_entropy` (``class_weight`` is a buffer)."""
-
-    class_weight: torch.Tensor | None
-
-    def __init__(
-        self,
-        *,
-        eps: float = 1e-7,
-        class_weight: torch.Tensor | None = None,
-        ignore_index: int | None = None,
-        label_smoothing: float = 0.0,
-        reduction: str = "mean",
-    ) -> None:
-        super().__init__()
-        check_reduction(reduction)
-        self.eps = _check_eps(eps)
-        self.register_buffer("class_weight", _check_class_weight(class_weight))
-        self.ignore_index = _check_ignore_index(ignore_index)
-        self.label_smoothing = check_label_smoothing(label_smoothing)
-        self.reduction = reduction
-
-    def forward(self, probs: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:
-        return categorical_cross_entropy(
-            probs, target, eps=self.eps, class_weight=self.class_weight, ignore_index=self.ignore_index,
-            label_smoothing=self.label_smoothing, weight=weight, reduction=self.reduction,
-        )
-
-    def extra_repr(self) -> str:
-        cw = None if self.class_weight is None else tuple(self.class_weight.shape)
-        return (f"eps={self.eps}, class_weight={cw}, ignore_index={self.ignore_index}, "
-                f"label_smoothing={self.label_smoothing}, reduction={self.reduction!r}")
+class CategoricalCrossEntropyLoss(LossModule, function=categorical_cross_entropy, validate=_validate):
+    pass

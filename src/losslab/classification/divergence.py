@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import torch
-from torch import nn
-
 from .._checks import (
     check_class_indices,
     check_floating,
@@ -14,6 +12,8 @@ from .._checks import (
     finite_extremes,
     validation_enabled,
 )
+from .._compat import renamed_arguments
+from .._module import LossModule
 from .._numerics import upcast
 from .._reduction import reduce_loss
 from .._targets import INDEX, one_hot, target_kind
@@ -25,6 +25,7 @@ from ._common import (
     _check_entropy_eps,
     _check_eps,
     _check_two_classes,
+    _validate,
 )
 
 __all__ = [
@@ -40,11 +41,12 @@ __all__ = [
 # the soft-target floor: entropies and KL divergences
 
 
+@renamed_arguments(weight="sample_weight")
 def binary_entropy(
     target: torch.Tensor,
     *,
     eps: float = 1e-7,
-    weight: torch.Tensor | None = None,
+    sample_weight: torch.Tensor | None = None,
     reduction: str = "mean",
 ) -> torch.Tensor:
     r"""Entropy of binary target probabilities: the smallest value binary cross-entropy can take.
@@ -61,7 +63,7 @@ def binary_entropy(
         eps: The clipping of :func:`binary_cross_entropy` (default ``1e-7``), so that
             ``binary_entropy(y) == binary_cross_entropy(y, y)``; ``0`` gives the exact entropy (0 for hard labels;
             with the default a hard label gets :math:`-\log(1-\epsilon) \approx 10^{-7}`). In ``[0, 0.5)``.
-        weight: Optional weights broadcastable to the unreduced value.
+        sample_weight: Optional per-element weights broadcastable to the unreduced value.
         reduction: ``"none"`` | ``"mean"`` | ``"sum"``; pass the reduction of the cross-entropy it is compared with.
 
     Returns:
@@ -81,15 +83,16 @@ def binary_entropy(
     check_floating(target, "target")
     check_in_range(target.detach(), "target", 0.0, 1.0)
     (y,) = upcast(target)
-    return reduce_loss(_binary_xent(y, y.clamp(eps, 1.0 - eps)), reduction, weight, dtype=target.dtype)
+    return reduce_loss(_binary_xent(y, y.clamp(eps, 1.0 - eps)), reduction, sample_weight, dtype=target.dtype)
 
 
+@renamed_arguments(weight="sample_weight")
 def binary_kl_divergence(
     probs: torch.Tensor,
     target: torch.Tensor,
     *,
     eps: float = 1e-7,
-    weight: torch.Tensor | None = None,
+    sample_weight: torch.Tensor | None = None,
     reduction: str = "mean",
 ) -> torch.Tensor:
     r"""Binary KL divergence of the prediction from the target: binary cross-entropy minus the target's entropy.
@@ -106,7 +109,7 @@ def binary_kl_divergence(
         probs: Predicted probabilities in ``[0, 1]``, any shape.
         target: Target probabilities in ``[0, 1]``, same shape, floating.
         eps: Clipping bound, in ``(0, 0.5)``, shared with :func:`binary_cross_entropy` and :func:`binary_entropy`.
-        weight: Optional weights broadcastable to the unreduced loss.
+        sample_weight: Optional per-element weights broadcastable to the unreduced loss.
         reduction: ``"none"`` | ``"mean"`` | ``"sum"``.
 
     Returns:
@@ -142,30 +145,19 @@ def binary_kl_divergence(
     loss = (torch.xlogy(y, y_hat) - torch.xlogy(y, p_hat)) + (torch.special.xlog1py(1.0 - y, -y_hat) - torch.special.xlog1py(1.0 - y, -p_hat))
     # >= 0 in exact arithmetic; rounding can leave -1e-17 next to the minimum: the value is clamped at 0, the
     # gradient stays that of the formula (clamp_min would zero it there, where d/dp = -y/p is not 0)
-    return reduce_loss(loss - loss.detach().clamp_max(0.0), reduction, weight, dtype=probs.dtype)
+    return reduce_loss(loss - loss.detach().clamp_max(0.0), reduction, sample_weight, dtype=probs.dtype)
 
 
-class BinaryKLDivergenceLoss(nn.Module):
-    """Module form of :func:`binary_kl_divergence`."""
-
-    def __init__(self, *, eps: float = 1e-7, reduction: str = "mean") -> None:
-        super().__init__()
-        check_reduction(reduction)
-        self.eps = _check_eps(eps)
-        self.reduction = reduction
-
-    def forward(self, probs: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:
-        return binary_kl_divergence(probs, target, eps=self.eps, weight=weight, reduction=self.reduction)
-
-    def extra_repr(self) -> str:
-        return f"eps={self.eps}, reduction={self.reduction!r}"
+class BinaryKLDivergenceLoss(LossModule, function=binary_kl_divergence, validate=_validate):
+    pass
 
 
+@renamed_arguments(weight="sample_weight")
 def categorical_entropy(
     target: torch.Tensor,
     *,
     eps: float = 1e-7,
-    weight: torch.Tensor | None = None,
+    sample_weight: torch.Tensor | None = None,
     reduction: str = "mean",
 ) -> torch.Tensor:
     r"""Entropy of class distributions: the smallest value categorical cross-entropy can take.
@@ -182,7 +174,7 @@ def categorical_entropy(
         eps: The clipping of :func:`categorical_cross_entropy` (default ``1e-7``), so that
             ``categorical_entropy(y) == categorical_cross_entropy(y, y)``; ``0`` gives the exact entropy. In
             ``[0, 0.5)``.
-        weight: Optional weights broadcastable to the per-sample value ``(N, *)``.
+        sample_weight: Optional per-element weights broadcastable to the per-sample value ``(N, *)``.
         reduction: ``"none"`` | ``"mean"`` | ``"sum"``.
 
     Returns:
@@ -208,7 +200,7 @@ def categorical_entropy(
     check_in_range(target.detach(), "target", 0.0, 1.0)
     (y,) = upcast(target)
     y_hat = (y / y.sum(1, keepdim=True).clamp_min(max(eps, torch.finfo(y.dtype).tiny))).clamp(eps, 1.0 - eps)
-    return reduce_loss(-torch.xlogy(y, y_hat).sum(1), reduction, weight, dtype=target.dtype)
+    return reduce_loss(-torch.xlogy(y, y_hat).sum(1), reduction, sample_weight, dtype=target.dtype)
 
 
 def _row_sum_tolerance(dtype: torch.dtype) -> float:
@@ -239,12 +231,13 @@ def _check_rows_sum_to_one(x: torch.Tensor, name: str, loss: str, hint: str = ""
         )
 
 
+@renamed_arguments(weight="sample_weight")
 def categorical_kl_divergence(
     probs: torch.Tensor,
     target: torch.Tensor,
     *,
     eps: float = 1e-7,
-    weight: torch.Tensor | None = None,
+    sample_weight: torch.Tensor | None = None,
     reduction: str = "mean",
 ) -> torch.Tensor:
     r"""KL divergence of predicted class probabilities from the target: categorical cross-entropy minus entropy.
@@ -262,7 +255,7 @@ def categorical_kl_divergence(
         target: Class indices ``(N, *)`` (then the divergence equals the cross-entropy, up to the clipping) or
             class probabilities ``(N, C, *)``, each distribution summing to 1.
         eps: Clipping bound, in ``(0, 0.5)``, shared with :func:`categorical_cross_entropy`.
-        weight: Optional weights broadcastable to the per-sample loss ``(N, *)``.
+        sample_weight: Optional per-element weights broadcastable to the per-sample loss ``(N, *)``.
         reduction: ``"none"`` | ``"mean"`` | ``"sum"``.
 
     Returns:
@@ -315,20 +308,8 @@ def categorical_kl_divergence(
     loss = (torch.xlogy(y, y.clamp(eps, 1.0)) - torch.xlogy(y, p.clamp(eps, 1.0))).sum(1)
     # >= 0 in exact arithmetic for distributions; rounding can leave -1e-17 next to the minimum: the value is
     # clamped at 0, the gradient stays that of the formula (clamp_min would zero it, and d/dp = -y/p is not 0)
-    return reduce_loss(loss - loss.detach().clamp_max(0.0), reduction, weight, dtype=probs.dtype)
+    return reduce_loss(loss - loss.detach().clamp_max(0.0), reduction, sample_weight, dtype=probs.dtype)
 
 
-class CategoricalKLDivergenceLoss(nn.Module):
-    """Module form of :func:`categorical_kl_divergence`."""
-
-    def __init__(self, *, eps: float = 1e-7, reduction: str = "mean") -> None:
-        super().__init__()
-        check_reduction(reduction)
-        self.eps = _check_eps(eps)
-        self.reduction = reduction
-
-    def forward(self, probs: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:
-        return categorical_kl_divergence(probs, target, eps=self.eps, weight=weight, reduction=self.reduction)
-
-    def extra_repr(self) -> str:
-        return f"eps={self.eps}, reduction={self.reduction!r}"
+class CategoricalKLDivergenceLoss(LossModule, function=categorical_kl_divergence, validate=_validate):
+    pass

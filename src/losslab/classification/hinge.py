@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import torch
-from torch import nn
-
 from .._checks import check_finite, check_floating, check_reduction, check_same_shape, check_tensor, check_values_in
+from .._compat import renamed_arguments
+from .._module import LossModule
 from .._numerics import upcast
 from .._reduction import reduce_loss
 
@@ -33,11 +33,12 @@ def _hinge_margin(pred: torch.Tensor, target: torch.Tensor, loss: str) -> tuple[
     return torch.relu(1.0 - y * p), p
 
 
+@renamed_arguments(weight="sample_weight")
 def hinge_loss(
     pred: torch.Tensor,
     target: torch.Tensor,
     *,
-    weight: torch.Tensor | None = None,
+    sample_weight: torch.Tensor | None = None,
     reduction: str = "mean",
 ) -> torch.Tensor:
     r"""Hinge loss, for maximum-margin binary decisions (each element a yes/no question).
@@ -52,7 +53,7 @@ def hinge_loss(
         pred: Real-valued scores (raw or tanh outputs), any shape.
         target: Labels in ``{-1, 1}``; ``{0, 1}`` labels are accepted, 0 meaning the negative class. Same shape as
             ``pred``; floating or integer dtype.
-        weight: Optional weights broadcastable to the unreduced loss.
+        sample_weight: Optional per-element weights broadcastable to the unreduced loss.
         reduction: ``"none"`` | ``"mean"`` | ``"sum"``.
 
     Returns:
@@ -78,29 +79,19 @@ def hinge_loss(
     """
     check_reduction(reduction)
     margin, _ = _hinge_margin(pred, target, "hinge_loss")
-    return reduce_loss(margin, reduction, weight, dtype=pred.dtype)
+    return reduce_loss(margin, reduction, sample_weight, dtype=pred.dtype)
 
 
-class HingeLoss(nn.Module):
-    """Module form of :func:`hinge_loss`."""
-
-    def __init__(self, *, reduction: str = "mean") -> None:
-        super().__init__()
-        check_reduction(reduction)
-        self.reduction = reduction
-
-    def forward(self, pred: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:
-        return hinge_loss(pred, target, weight=weight, reduction=self.reduction)
-
-    def extra_repr(self) -> str:
-        return f"reduction={self.reduction!r}"
+class HingeLoss(LossModule, function=hinge_loss):
+    pass
 
 
+@renamed_arguments(weight="sample_weight")
 def squared_hinge_loss(
     pred: torch.Tensor,
     target: torch.Tensor,
     *,
-    weight: torch.Tensor | None = None,
+    sample_weight: torch.Tensor | None = None,
     reduction: str = "mean",
 ) -> torch.Tensor:
     r"""Squared hinge loss: the hinge's shortfall squared, smooth at the margin.
@@ -114,7 +105,7 @@ def squared_hinge_loss(
     Args:
         pred: Real-valued scores (raw or tanh outputs), any shape.
         target: Labels in ``{-1, 1}``; ``{0, 1}`` labels are accepted, 0 meaning the negative class.
-        weight: Optional weights broadcastable to the unreduced loss.
+        sample_weight: Optional per-element weights broadcastable to the unreduced loss.
         reduction: ``"none"`` | ``"mean"`` | ``"sum"``.
 
     Returns:
@@ -139,19 +130,8 @@ def squared_hinge_loss(
     """
     check_reduction(reduction)
     margin, _ = _hinge_margin(pred, target, "squared_hinge_loss")
-    return reduce_loss(margin.square(), reduction, weight, dtype=pred.dtype)
+    return reduce_loss(margin.square(), reduction, sample_weight, dtype=pred.dtype)
 
 
-class SquaredHingeLoss(nn.Module):
-    """Module form of :func:`squared_hinge_loss`."""
-
-    def __init__(self, *, reduction: str = "mean") -> None:
-        super().__init__()
-        check_reduction(reduction)
-        self.reduction = reduction
-
-    def forward(self, pred: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:
-        return squared_hinge_loss(pred, target, weight=weight, reduction=self.reduction)
-
-    def extra_repr(self) -> str:
-        return f"reduction={self.reduction!r}"
+class SquaredHingeLoss(LossModule, function=squared_hinge_loss):
+    pass

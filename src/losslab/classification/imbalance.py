@@ -213,7 +213,7 @@ def poly1_cross_entropy(
     (x,) = upcast(logits)
     loss = t.expect(lambda log_p: -log_p + epsilon * one_minus(log_p), F.log_softmax(x, dim=1))
     return reduce_loss(loss, reduction, sample_weight, mask=t.mask,
-                       normalizer=t.normalizer(loss, sample_weight, reduction), dtype=out_dtype(logits))
+                       target_class_weight=t.target_weight(), dtype=out_dtype(logits))
 
 
 def _check_poly1(*, epsilon: float = 1.0, label_smoothing: float = 0.0, **_: object) -> None:
@@ -302,7 +302,7 @@ def logit_adjusted_cross_entropy(
     adjusted = x + shift.reshape(1, -1, *([1] * (x.ndim - 2)))
     loss = t.expect(torch.neg, F.log_softmax(adjusted, dim=1))
     return reduce_loss(loss, reduction, sample_weight, mask=t.mask,
-                       normalizer=t.normalizer(loss, sample_weight, reduction), dtype=out_dtype(logits))
+                       target_class_weight=t.target_weight(), dtype=out_dtype(logits))
 
 
 def _check_logit_adjusted(

@@ -93,7 +93,7 @@ def categorical_hinge_loss(
         best_other = s.scatter(1, t.index.unsqueeze(1), -torch.inf).amax(1)
     loss = _weighted_by_target(torch.relu(1.0 + best_other - positive), t)
     return reduce_loss(loss, reduction, sample_weight, mask=t.mask,
-                       normalizer=t.normalizer(loss, sample_weight, reduction), dtype=out_dtype(pred))
+                       target_class_weight=t.target_weight(), dtype=out_dtype(pred))
 
 
 class CategoricalHingeLoss(LossModule, function=categorical_hinge_loss):
@@ -177,7 +177,7 @@ def multiclass_hinge_loss(
     others = violation.scatter(1, t.index.unsqueeze(1), 0.0)  # drop k = y
     loss = _weighted_by_target(others.sum(1) / s.shape[1], t)
     return reduce_loss(loss, reduction, sample_weight, mask=t.mask,
-                       normalizer=t.normalizer(loss, sample_weight, reduction), dtype=out_dtype(pred))
+                       target_class_weight=t.target_weight(), dtype=out_dtype(pred))
 
 
 def _validate_multiclass_hinge(**hyperparameters: object) -> None:

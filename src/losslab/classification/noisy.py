@@ -78,12 +78,6 @@ def _log_probs(logits: torch.Tensor) -> torch.Tensor:
     return F.log_softmax(x, dim=1)
 
 
-def _reduce(loss: torch.Tensor, t: ClassTarget, sample_weight: torch.Tensor | None, reduction: str,
-            like: torch.Tensor) -> torch.Tensor:
-    normalizer = t.normalizer(loss, sample_weight, reduction)
-    return reduce_loss(loss, reduction, sample_weight, mask=t.mask, normalizer=normalizer, dtype=out_dtype(like))
-
-
 # ---------------------------------------------------------------------------------------------------------------
 # generalized cross-entropy
 
@@ -150,7 +144,9 @@ def generalized_cross_entropy(
                     loss="generalized_cross_entropy")
     # (1 - p^q) / q = -expm1(q log p) / q: accurate for small q, where it tends to -log p
     loss = t.expect(lambda log_p: -torch.expm1(q * log_p) / q, _log_probs(logits))
-    return _reduce(loss, t, sample_weight, reduction, logits)
+    return reduce_loss(
+        loss, reduction, sample_weight, mask=t.mask, target_class_weight=t.target_weight(), dtype=out_dtype(logits)
+    )
 
 
 def _check_gce(*, q: float = 0.7, **_: object) -> None:
@@ -229,7 +225,9 @@ def taylor_cross_entropy(
         return u * acc
 
     loss = t.expect(series, _log_probs(logits))
-    return _reduce(loss, t, sample_weight, reduction, logits)
+    return reduce_loss(
+        loss, reduction, sample_weight, mask=t.mask, target_class_weight=t.target_weight(), dtype=out_dtype(logits)
+    )
 
 
 def _check_taylor(*, order: int = 2, **_: object) -> None:
@@ -316,7 +314,9 @@ def reverse_cross_entropy(
     t = ClassTarget(logits, target, class_weight=class_weight, ignore_index=ignore_index,
                     loss="reverse_cross_entropy")
     loss = _weighted_by_target(_reverse_terms(t, _log_probs(logits), log_zero), t)
-    return _reduce(loss, t, sample_weight, reduction, logits)
+    return reduce_loss(
+        loss, reduction, sample_weight, mask=t.mask, target_class_weight=t.target_weight(), dtype=out_dtype(logits)
+    )
 
 
 def _check_rce(*, log_zero: float = -4.0, **_: object) -> None:
@@ -386,7 +386,9 @@ def symmetric_cross_entropy(
     ce = t.expect(torch.neg, log_p)
     rce = _weighted_by_target(_reverse_terms(t, log_p, log_zero), t)
     loss = alpha * ce + beta * rce
-    return _reduce(loss, t, sample_weight, reduction, logits)
+    return reduce_loss(
+        loss, reduction, sample_weight, mask=t.mask, target_class_weight=t.target_weight(), dtype=out_dtype(logits)
+    )
 
 
 def _check_sce(*, alpha: float = 0.1, beta: float = 1.0, log_zero: float = -4.0, **_: object) -> None:
@@ -461,7 +463,9 @@ def normalized_cross_entropy(
     t = ClassTarget(logits, target, class_weight=class_weight, ignore_index=ignore_index,
                     loss="normalized_cross_entropy")
     loss = _normalized_focal(t, _log_probs(logits), 0.0)
-    return _reduce(loss, t, sample_weight, reduction, logits)
+    return reduce_loss(
+        loss, reduction, sample_weight, mask=t.mask, target_class_weight=t.target_weight(), dtype=out_dtype(logits)
+    )
 
 
 class NormalizedCrossEntropyLoss(LossModule, function=normalized_cross_entropy):
@@ -576,7 +580,9 @@ def active_passive_loss(
     else:
         passive_loss = t.expect(one_minus, log_p)
     loss = alpha * active_loss + beta * passive_loss
-    return _reduce(loss, t, sample_weight, reduction, logits)
+    return reduce_loss(
+        loss, reduction, sample_weight, mask=t.mask, target_class_weight=t.target_weight(), dtype=out_dtype(logits)
+    )
 
 
 def _validate_apl(**hyperparameters: object) -> None:
@@ -670,7 +676,9 @@ def bootstrapped_cross_entropy(
     else:
         own = -log_p.amax(1)  # cross-entropy against the one-hot arg-max
     loss = beta * ce + (1.0 - beta) * _weighted_by_target(own, t)
-    return _reduce(loss, t, sample_weight, reduction, logits)
+    return reduce_loss(
+        loss, reduction, sample_weight, mask=t.mask, target_class_weight=t.target_weight(), dtype=out_dtype(logits)
+    )
 
 
 def _validate_bootstrap(**hyperparameters: object) -> None:
