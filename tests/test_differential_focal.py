@@ -244,3 +244,20 @@ def test_softmax_focal_confident_predictions_are_relatively_accurate(gamma, dens
     tiny = torch.finfo(torch.float32).tiny  # below float32's normal range (the loss at margin 40, gamma 2: 9e-53)
     assert ((got.double() - ref).abs() <= tol * log_scale * ref.abs() + tiny).all(), (got, ref)
     assert ((gx.double() - rx).abs() <= tol * log_scale[:, None] * rx.abs() + tiny).all(), (gx, rx)
+
+
+def test_softmax_focal_index_forward_over_several_eager_blocks():
+    # more elements than one eager block of the index forward (focal._GATHER_CHUNK): the blocked kernel equals
+    # the float64 formula row for row
+    from losslab import focal as focal_module
+
+    c = 7
+    n = focal_module._GATHER_CHUNK // c * 2 + 11
+    g = torch.Generator().manual_seed(3)
+    x = torch.randn(n, c, generator=g) * 6
+    idx = torch.randint(0, c, (n,), generator=g)
+    got, (gx,) = _grad(lambda a: softmax_focal_loss(a, idx, gamma=1.5, reduction="none"), x)
+    onehot = F.one_hot(idx, c).double()
+    ref, (rx,) = _grad(lambda a: _softmax_focal_reference(a, onehot, 1.5, None), x.double())
+    _close(got, ref, torch.float32, scale=1.0)
+    _close(gx, rx, torch.float32, scale=1.0)
