@@ -321,7 +321,7 @@ def test_module_equals_function(cls, fn, kwargs):
     b, g = random_pairs(8)
     w = torch.rand(8, dtype=D)
     module = cls(**kwargs, reduction="sum")
-    torch.testing.assert_close(module(b, g, w), fn(b, g, **kwargs, weight=w, reduction="sum"))
+    torch.testing.assert_close(module(b, g, sample_weight=w), fn(b, g, **kwargs, sample_weight=w, reduction="sum"))
     assert cls.__name__ in repr(module) and "eps=" in repr(module)
 
 

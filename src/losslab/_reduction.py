@@ -88,8 +88,7 @@ def reduce_loss(
         tensor(2.)
     """
     check_reduction(reduction)
-    if normalizer is not None:
-        check_normalizer(normalizer)
+    check_normalizer(normalizer)
     weight = sample_weight
     if weight is not None:
         _check_broadcast(weight, loss, "sample_weight")
@@ -143,9 +142,11 @@ def reduce_loss(
     return out if dtype is None or out.dtype == dtype else out.to(dtype)
 
 
-def check_normalizer(normalizer: torch.Tensor | float) -> None:
-    """A ``"mean"`` denominator: a non-negative finite number (always checked) or a one-element real tensor
-    (its value checked while validation is on, one host sync)."""
+def check_normalizer(normalizer: torch.Tensor | float | None) -> None:
+    """A ``"mean"`` denominator: ``None``, a non-negative finite number (always checked) or a one-element real
+    tensor (its value checked while validation is on, one host sync)."""
+    if normalizer is None:
+        return
     if isinstance(normalizer, torch.Tensor):
         if normalizer.numel() != 1:
             raise ValueError(

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-from torch import nn
 
 from .._checks import (
+    check_bool,
     check_class_indices,
     check_finite,
     check_floating,
@@ -16,12 +16,13 @@ from .._checks import (
     check_same_shape,
     check_scalar,
 )
+from .._compat import renamed_arguments
+from .._module import LossModule
 from .._numerics import upcast
 from .._reduction import _check_broadcast, check_normalizer, reduce_loss
-from ..distributed import all_reduce_sum, is_distributed
+from ..distributed import all_reduce_sum
 from ..focal import sigmoid_focal_loss
 from ..regression import smooth_l1_loss
-from ._geometry import _check_bool
 
 # ---------------------------------------------------------------------------------------------------------------
 # IoU-balanced losses (Wu, Yang, Wang & Li)
@@ -52,22 +53,38 @@ def _renormalized_weights(
         return torch.where(positive, iou_pow * scale, torch.ones_like(base))
 
 
-def _reduce(loss, reduction, weight, normalizer, distributed, dtype):
-    """``reduce_loss``; with ``distributed`` the ``"mean"`` denominator is summed over the processes."""
-    if reduction == "mean" and distributed and is_distributed():
-        if normalizer is None:
-            den = torch.broadcast_to(weight, loss.shape).sum() if weight is not None else loss.numel()
-        else:
-            den = normalizer
-        den = torch.as_tensor(den, dtype=loss.dtype, device=loss.device).detach()
-        normalizer = all_reduce_sum(den.clone(), enabled=True)
-    return reduce_loss(loss, reduction, weight, normalizer=normalizer, dtype=dtype)
+def _checked_weight(sample_weight: torch.Tensor | None, base: torch.Tensor) -> torch.Tensor | None:
+    """``sample_weight`` checked against the unreduced loss before the renormalization sums use it."""
+    if sample_weight is None:
+        return None
+    _check_broadcast(sample_weight, base, "sample_weight")
+    return sample_weight.to(base.dtype)
 
 
-def _check_normalizer(normalizer) -> None:
-    """``reduce_loss``'s normalizer check, up front (before the all-reduce of a distributed normalizer)."""
-    if normalizer is not None:
-        check_normalizer(normalizer)
+def _check_focal_hyperparameters(
+    eta: float, gamma: float, alpha: float | None, distributed: bool, **_: object
+) -> tuple[float, float, float | None]:
+    check_bool(distributed, "distributed")
+    alpha = None if alpha is None else check_scalar(alpha, "alpha", low=0.0, high=1.0)
+    return check_scalar(eta, "eta", low=0.0), check_scalar(gamma, "gamma", low=0.0), alpha
+
+
+def _check_softmax_hyperparameters(eta: float, background_index: int, distributed: bool, **_: object) -> float:
+    if isinstance(background_index, bool) or not isinstance(background_index, int) or background_index < 0:
+        raise ValueError(f"background_index: expected a non-negative int, got {background_index!r}")
+    check_bool(distributed, "distributed")
+    return check_scalar(eta, "eta", low=0.0)
+
+
+def _check_smooth_l1_hyperparameters(
+    lam: float, beta: float, loc_weight: float, distributed: bool, **_: object
+) -> tuple[float, float, float]:
+    check_bool(distributed, "distributed")
+    return (
+        check_scalar(lam, "lam", low=0.0),
+        check_scalar(beta, "beta", low=0.0),
+        check_scalar(loc_weight, "loc_weight", low=0.0, low_inclusive=False),
+    )
 
 
 def iou_balanced_sigmoid_focal_loss(
@@ -80,7 +97,7 @@ def iou_balanced_sigmoid_focal_loss(
     alpha: float | None = 0.25,
     normalizer: torch.Tensor | float | None = None,
     distributed: bool = False,
-    weight: torch.Tensor | None = None,
+    sample_weight: torch.Tensor | None = None,
     reduction: str = "mean",
 ) -> torch.Tensor:
     r"""IoU-balanced classification loss on the sigmoid focal loss (RetinaNet), for one-stage detectors.
@@ -111,7 +128,7 @@ def iou_balanced_sigmoid_focal_loss(
             mmdetection's ``max(num_pos, 1)`` (the rule of :func:`losslab.reduce_loss`).
         distributed: All-reduce the renormalization sums (and the ``"mean"`` denominator) over the processes
             of ``torch.distributed``, so N shards give the whole batch's loss (summed) and gradients.
-        weight: Optional weights broadcastable to ``logits``; they also weight the renormalization sums.
+        sample_weight: Optional per-element weights broadcastable to ``logits``; they also weight the renormalization sums.
         reduction: ``"none"`` | ``"mean"`` | ``"sum"``.
 
     Returns:
@@ -138,12 +155,8 @@ def iou_balanced_sigmoid_focal_loss(
         .. [Wu2019] S. Wu, J. Yang, X. Wang, X. Li. "IoU-balanced Loss Functions for Single-stage Object
            Detection." Pattern Recognition Letters 2022. https://arxiv.org/abs/1908.05641
     """
-    eta = check_scalar(eta, "eta", low=0.0)
-    gamma = check_scalar(gamma, "gamma", low=0.0)
-    if alpha is not None:
-        alpha = check_scalar(alpha, "alpha", low=0.0, high=1.0)
-    _check_bool(distributed, "distributed")
-    _check_normalizer(normalizer)
+    eta, gamma, alpha = _check_focal_hyperparameters(eta, gamma, alpha, distributed)
+    check_normalizer(normalizer)  # before any all-reduce
     check_floating(logits, "logits")
     check_floating(target, "target")
     check_same_shape(logits, target, "logits", "target")
@@ -156,13 +169,13 @@ def iou_balanced_sigmoid_focal_loss(
     u = u.detach().clamp(0.0, 1.0)
     u = u.unsqueeze(1) if logits.ndim > 1 else u
     iou_pow = u.pow(eta).expand_as(base)
-    if weight is not None:
-        _check_broadcast(weight, base, "weight")  # before the renormalization sums use it
-    w = weight.to(base.dtype) if weight is not None else None
-    factors = _renormalized_weights(base, t > 0, iou_pow, w, distributed)
-    return _reduce(base * factors, reduction, weight, normalizer, distributed, logits.dtype)
+    factors = _renormalized_weights(base, t > 0, iou_pow, _checked_weight(sample_weight, base), distributed)
+    return reduce_loss(
+        base * factors, reduction, sample_weight, normalizer=normalizer, distributed=distributed, dtype=logits.dtype
+    )
 
 
+@renamed_arguments(weight="sample_weight")
 def iou_balanced_softmax_cross_entropy(
     logits: torch.Tensor,
     target: torch.Tensor,
@@ -172,7 +185,7 @@ def iou_balanced_softmax_cross_entropy(
     background_index: int = 0,
     normalizer: torch.Tensor | float | None = None,
     distributed: bool = False,
-    weight: torch.Tensor | None = None,
+    sample_weight: torch.Tensor | None = None,
     reduction: str = "mean",
 ) -> torch.Tensor:
     r"""IoU-balanced classification loss on softmax cross-entropy (the two-stage / SSD form) [Wu2019b]_.
@@ -193,7 +206,7 @@ def iou_balanced_softmax_cross_entropy(
         normalizer: Denominator of ``"mean"``; ``None`` averages over the (weighted) samples, as the author's
             code (``avg_factor`` = number of sampled RoIs). ``>= 0`` and finite; 0 gives the plain sum.
         distributed: All-reduce the renormalization sums and the ``"mean"`` denominator.
-        weight: Optional weights broadcastable to the per-sample loss ``(N, *)``.
+        sample_weight: Optional per-element weights broadcastable to the per-sample loss ``(N, *)``.
         reduction: ``"none"`` | ``"mean"`` | ``"sum"``.
 
     Returns:
@@ -214,9 +227,8 @@ def iou_balanced_softmax_cross_entropy(
         .. [Wu2019b] S. Wu, J. Yang, X. Wang, X. Li. "IoU-balanced Loss Functions for Single-stage Object
            Detection." Pattern Recognition Letters 2022. https://arxiv.org/abs/1908.05641
     """
-    eta = check_scalar(eta, "eta", low=0.0)
-    _check_bool(distributed, "distributed")
-    _check_normalizer(normalizer)
+    eta = _check_softmax_hyperparameters(eta, background_index, distributed)
+    check_normalizer(normalizer)  # before any all-reduce
     check_floating(logits, "logits")
     if logits.ndim < 2:
         raise ValueError(f"logits: expected shape (N, C, *) with at least 2 dims, got {tuple(logits.shape)}")
@@ -238,13 +250,15 @@ def iou_balanced_softmax_cross_entropy(
     x, u = upcast(logits, ious)
     base = F.cross_entropy(x, target, reduction="none")
     iou_pow = u.detach().clamp(0.0, 1.0).pow(eta)
-    if weight is not None:
-        _check_broadcast(weight, base, "weight")  # before the renormalization sums use it
-    w = weight.to(base.dtype) if weight is not None else None
-    factors = _renormalized_weights(base, target != background_index, iou_pow, w, distributed)
-    return _reduce(base * factors, reduction, weight, normalizer, distributed, logits.dtype)
+    factors = _renormalized_weights(
+        base, target != background_index, iou_pow, _checked_weight(sample_weight, base), distributed
+    )
+    return reduce_loss(
+        base * factors, reduction, sample_weight, normalizer=normalizer, distributed=distributed, dtype=logits.dtype
+    )
 
 
+@renamed_arguments(weight="sample_weight")
 def iou_balanced_smooth_l1_loss(
     pred: torch.Tensor,
     target: torch.Tensor,
@@ -255,7 +269,7 @@ def iou_balanced_smooth_l1_loss(
     loc_weight: float = 1.0,
     normalizer: torch.Tensor | float | None = None,
     distributed: bool = False,
-    weight: torch.Tensor | None = None,
+    sample_weight: torch.Tensor | None = None,
     reduction: str = "mean",
 ) -> torch.Tensor:
     r"""IoU-balanced localization loss: smooth-L1 on the box deltas, scaled by the (detached) IoU to a power.
@@ -282,7 +296,7 @@ def iou_balanced_smooth_l1_loss(
         normalizer: Denominator of ``"mean"`` instead of the (weighted) number of boxes; ``>= 0`` and finite,
             0 gives the plain sum.
         distributed: All-reduce the ``"mean"`` denominator over the processes.
-        weight: Optional weights broadcastable to the per-box loss ``(...)``.
+        sample_weight: Optional per-element weights broadcastable to the per-box loss ``(...)``.
         reduction: ``"none"`` | ``"mean"`` | ``"sum"``.
 
     Returns:
@@ -301,88 +315,26 @@ def iou_balanced_smooth_l1_loss(
         .. [Wu2019c] S. Wu, J. Yang, X. Wang, X. Li. "IoU-balanced Loss Functions for Single-stage Object
            Detection." Pattern Recognition Letters 2022. https://arxiv.org/abs/1908.05641
     """
-    lam = check_scalar(lam, "lam", low=0.0)
-    beta = check_scalar(beta, "beta", low=0.0)
-    loc_weight = check_scalar(loc_weight, "loc_weight", low=0.0, low_inclusive=False)
-    _check_bool(distributed, "distributed")
-    _check_normalizer(normalizer)
+    lam, beta, loc_weight = _check_smooth_l1_hyperparameters(lam, beta, loc_weight, distributed)
+    check_normalizer(normalizer)  # before any all-reduce
     check_floating(pred, "pred")
     check_last_dim(pred, 4, "pred")
     _check_ious(ious, pred.shape[:-1], "pred's shape without the last dim")
     per_coord = smooth_l1_loss(pred, target, beta=beta, reduction="none")  # checks pred and target (one read each)
     p, u = upcast(per_coord, ious)
     loss = loc_weight * u.detach().clamp(0.0, 1.0).pow(lam) * p.sum(-1)
-    return _reduce(loss, reduction, weight, normalizer, distributed, pred.dtype)
+    return reduce_loss(
+        loss, reduction, sample_weight, normalizer=normalizer, distributed=distributed, dtype=pred.dtype
+    )
 
 
-class IoUBalancedSigmoidFocalLoss(nn.Module):
-    """Module form of :func:`iou_balanced_sigmoid_focal_loss`."""
-
-    def __init__(self, *, eta: float = 1.5, gamma: float = 2.0, alpha: float | None = 0.25,
-                 distributed: bool = False, reduction: str = "mean") -> None:
-        super().__init__()
-        self.eta = check_scalar(eta, "eta", low=0.0)
-        self.gamma = check_scalar(gamma, "gamma", low=0.0)
-        self.alpha = None if alpha is None else check_scalar(alpha, "alpha", low=0.0, high=1.0)
-        _check_bool(distributed, "distributed")
-        self.distributed = distributed
-        self.reduction = reduction
-
-    def forward(self, logits: torch.Tensor, target: torch.Tensor, ious: torch.Tensor,
-                weight: torch.Tensor | None = None, normalizer: torch.Tensor | float | None = None) -> torch.Tensor:
-        return iou_balanced_sigmoid_focal_loss(logits, target, ious, eta=self.eta, gamma=self.gamma, alpha=self.alpha,
-                                               normalizer=normalizer, distributed=self.distributed, weight=weight,
-                                               reduction=self.reduction)
-
-    def extra_repr(self) -> str:
-        return (f"eta={self.eta}, gamma={self.gamma}, alpha={self.alpha}, distributed={self.distributed}, "
-                f"reduction={self.reduction!r}")
+class IoUBalancedSigmoidFocalLoss(LossModule, function=iou_balanced_sigmoid_focal_loss, validate=_check_focal_hyperparameters):
+    pass
 
 
-class IoUBalancedSoftmaxCrossEntropyLoss(nn.Module):
-    """Module form of :func:`iou_balanced_softmax_cross_entropy`."""
-
-    def __init__(self, *, eta: float = 1.5, background_index: int = 0, distributed: bool = False,
-                 reduction: str = "mean") -> None:
-        super().__init__()
-        self.eta = check_scalar(eta, "eta", low=0.0)
-        if isinstance(background_index, bool) or not isinstance(background_index, int) or background_index < 0:
-            raise ValueError(f"background_index: expected a non-negative int, got {background_index!r}")
-        self.background_index = background_index
-        _check_bool(distributed, "distributed")
-        self.distributed = distributed
-        self.reduction = reduction
-
-    def forward(self, logits: torch.Tensor, target: torch.Tensor, ious: torch.Tensor,
-                weight: torch.Tensor | None = None, normalizer: torch.Tensor | float | None = None) -> torch.Tensor:
-        return iou_balanced_softmax_cross_entropy(logits, target, ious, eta=self.eta,
-                                                  background_index=self.background_index, normalizer=normalizer,
-                                                  distributed=self.distributed, weight=weight, reduction=self.reduction)
-
-    def extra_repr(self) -> str:
-        return (f"eta={self.eta}, background_index={self.background_index}, distributed={self.distributed}, "
-                f"reduction={self.reduction!r}")
+class IoUBalancedSoftmaxCrossEntropyLoss(LossModule, function=iou_balanced_softmax_cross_entropy, validate=_check_softmax_hyperparameters):
+    pass
 
 
-class IoUBalancedSmoothL1Loss(nn.Module):
-    """Module form of :func:`iou_balanced_smooth_l1_loss`."""
-
-    def __init__(self, *, lam: float = 1.5, beta: float = 0.11, loc_weight: float = 1.0, distributed: bool = False,
-                 reduction: str = "mean") -> None:
-        super().__init__()
-        self.lam = check_scalar(lam, "lam", low=0.0)
-        self.beta = check_scalar(beta, "beta", low=0.0)
-        self.loc_weight = check_scalar(loc_weight, "loc_weight", low=0.0, low_inclusive=False)
-        _check_bool(distributed, "distributed")
-        self.distributed = distributed
-        self.reduction = reduction
-
-    def forward(self, pred: torch.Tensor, target: torch.Tensor, ious: torch.Tensor,
-                weight: torch.Tensor | None = None, normalizer: torch.Tensor | float | None = None) -> torch.Tensor:
-        return iou_balanced_smooth_l1_loss(pred, target, ious, lam=self.lam, beta=self.beta,
-                                           loc_weight=self.loc_weight, normalizer=normalizer,
-                                           distributed=self.distributed, weight=weight, reduction=self.reduction)
-
-    def extra_repr(self) -> str:
-        return (f"lam={self.lam}, beta={self.beta}, loc_weight={self.loc_weight}, distributed={self.distributed}, "
-                f"reduction={self.reduction!r}")
+class IoUBalancedSmoothL1Loss(LossModule, function=iou_balanced_smooth_l1_loss, validate=_check_smooth_l1_hyperparameters):
+    pass

@@ -244,7 +244,3 @@ def pairwise_box_iou(
     _check_valid_xyxy(b1, "boxes1")
     _check_valid_xyxy(b2, "boxes2")
     return _box_terms(b1[:, None, :], b2[None, :, :], eps, "iou")[0].to(boxes1.dtype)
-
-def _check_bool(value: object, name: str) -> None:
-    if not isinstance(value, bool):
-        raise TypeError(f"{name}: expected a bool, got {type(value).__name__}")

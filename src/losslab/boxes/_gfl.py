@@ -12,12 +12,6 @@ from .._numerics import upcast
 from .._reduction import check_normalizer, reduce_loss
 
 
-def _check_normalizer(normalizer: torch.Tensor | float | None) -> None:
-    """``reduce_loss``'s normalizer check, up front."""
-    if normalizer is not None:
-        check_normalizer(normalizer)
-
-
 def _abs_pow(d: torch.Tensor, p: float) -> torch.Tensor:
     """``|d| ** p`` with gradient 0 (not NaN) at ``d == 0`` for every ``p >= 0`` (double where)."""
     if p == 0.0:
@@ -98,7 +92,7 @@ def quality_focal_loss(
            https://arxiv.org/abs/2006.04388
     """
     beta = check_scalar(beta, "beta", low=0.0)
-    _check_normalizer(normalizer)
+    check_normalizer(normalizer)
     x, y = _quality_pair(logits, target, "quality_focal_loss expects IoU qualities in [0, 1] (0 for negatives)")
     bce = F.binary_cross_entropy_with_logits(x, y, reduction="none")
     loss = _abs_pow(y - torch.sigmoid(x), beta) * bce
@@ -157,7 +151,7 @@ def distribution_focal_loss(
            Learning Qualified and Distributed Bounding Boxes for Dense Object Detection." NeurIPS 2020.
            https://arxiv.org/abs/2006.04388
     """
-    _check_normalizer(normalizer)
+    check_normalizer(normalizer)
     check_floating(logits, "logits")
     check_floating(target, "target")
     if logits.ndim < 2 or logits.shape[1] < 2:
@@ -243,7 +237,7 @@ def varifocal_loss(
     """
     alpha = check_scalar(alpha, "alpha", low=0.0)
     gamma = check_scalar(gamma, "gamma", low=0.0)
-    _check_normalizer(normalizer)
+    check_normalizer(normalizer)
     x, q = _quality_pair(logits, target, "varifocal_loss expects IoU-aware targets in [0, 1] (0 for negatives)")
     positive = q > 0
     pos = q * F.binary_cross_entropy_with_logits(x, q, reduction="none")

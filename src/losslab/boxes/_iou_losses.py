@@ -3,16 +3,36 @@
 from __future__ import annotations
 
 import torch
-from torch import nn
 
-from .._checks import check_choice, check_scalar
+from .._checks import check_bool, check_choice, check_scalar
+from .._compat import renamed_arguments
+from .._module import LossModule
 from .._reduction import reduce_loss
-from ._geometry import ALPHA_MODES, BOX_FORMATS, IOU_MODES, _check_bool, _pair_loss, _prepare
+from ._geometry import ALPHA_MODES, BOX_FORMATS, IOU_MODES, _pair_loss, _prepare
 
 # ---------------------------------------------------------------------------------------------------------------
 # IoU-family losses
 
 
+def _check_hyperparameters(
+    *,
+    eps: float,
+    mode: str = "linear",
+    alpha_mode: str = "always",
+    detach_diagonal: bool = False,
+    box_format: str = "xyxy",
+    **_: object,
+) -> float:
+    """The IoU losses' hyperparameter checks (those a loss does not take keep their valid defaults); returns
+    ``eps`` as a float."""
+    check_choice(mode, "mode", IOU_MODES)
+    check_choice(alpha_mode, "alpha_mode", ALPHA_MODES)
+    check_bool(detach_diagonal, "detach_diagonal")
+    check_choice(box_format, "box_format", BOX_FORMATS)
+    return check_scalar(eps, "eps", low=0.0)
+
+
+@renamed_arguments(weight="sample_weight")
 def iou_loss(
     boxes: torch.Tensor,
     target: torch.Tensor,
@@ -20,7 +40,7 @@ def iou_loss(
     mode: str = "linear",
     eps: float = 1e-7,
     box_format: str = "xyxy",
-    weight: torch.Tensor | None = None,
+    sample_weight: torch.Tensor | None = None,
     reduction: str = "mean",
 ) -> torch.Tensor:
     r"""IoU loss for box regression: ``1 - IoU`` (UnitBox), its square, or ``-log IoU``.
@@ -38,7 +58,7 @@ def iou_loss(
         mode: ``"linear"`` | ``"square"`` | ``"log"`` (mmdetection's names).
         eps: Added to the union (and the floor of IoU in ``log`` mode), ``>= 0``; ``1e-7`` as torchvision.
         box_format: ``"xyxy"`` | ``"xywh"`` | ``"cxcywh"``.
-        weight: Optional weights broadcastable to the per-pair loss ``(...)``.
+        sample_weight: Optional per-element weights broadcastable to the per-pair loss ``(...)``.
         reduction: ``"none"`` | ``"mean"`` | ``"sum"``.
 
     Returns:
@@ -61,20 +81,20 @@ def iou_loss(
         .. [Yu2016] J. Yu, Y. Jiang, Z. Wang, Z. Cao, T. Huang. "UnitBox: An Advanced Object Detection Network."
            ACM MM 2016. https://arxiv.org/abs/1608.01471
     """
-    check_choice(mode, "mode", IOU_MODES)
-    eps = check_scalar(eps, "eps", low=0.0)
+    eps = _check_hyperparameters(eps=eps, mode=mode)
     b, t = _prepare(boxes, target, box_format, loss="iou_loss")
     loss = _pair_loss(b, t, "iou", eps, mode=mode)
-    return reduce_loss(loss, reduction, weight, dtype=boxes.dtype)
+    return reduce_loss(loss, reduction, sample_weight, dtype=boxes.dtype)
 
 
+@renamed_arguments(weight="sample_weight")
 def generalized_box_iou_loss(
     boxes: torch.Tensor,
     target: torch.Tensor,
     *,
     eps: float = 1e-7,
     box_format: str = "xyxy",
-    weight: torch.Tensor | None = None,
+    sample_weight: torch.Tensor | None = None,
     reduction: str = "mean",
 ) -> torch.Tensor:
     r"""Generalized IoU loss: ``1 - IoU`` plus the share of the enclosing box not covered by the union.
@@ -90,7 +110,7 @@ def generalized_box_iou_loss(
         target: Target boxes, same shape.
         eps: Added to the union and to :math:`|C|`, ``>= 0``; ``1e-7`` as torchvision.
         box_format: ``"xyxy"`` | ``"xywh"`` | ``"cxcywh"``.
-        weight: Optional weights broadcastable to the per-pair loss ``(...)``.
+        sample_weight: Optional per-element weights broadcastable to the per-pair loss ``(...)``.
         reduction: ``"none"`` | ``"mean"`` | ``"sum"``.
 
     Returns:
@@ -115,11 +135,12 @@ def generalized_box_iou_loss(
            Intersection over Union: A Metric and a Loss for Bounding Box Regression." CVPR 2019.
            https://arxiv.org/abs/1902.09630
     """
-    eps = check_scalar(eps, "eps", low=0.0)
+    eps = _check_hyperparameters(eps=eps)
     b, t = _prepare(boxes, target, box_format, loss="generalized_box_iou_loss")
-    return reduce_loss(_pair_loss(b, t, "giou", eps), reduction, weight, dtype=boxes.dtype)
+    return reduce_loss(_pair_loss(b, t, "giou", eps), reduction, sample_weight, dtype=boxes.dtype)
 
 
+@renamed_arguments(weight="sample_weight")
 def distance_box_iou_loss(
     boxes: torch.Tensor,
     target: torch.Tensor,
@@ -127,7 +148,7 @@ def distance_box_iou_loss(
     eps: float = 1e-7,
     detach_diagonal: bool = False,
     box_format: str = "xyxy",
-    weight: torch.Tensor | None = None,
+    sample_weight: torch.Tensor | None = None,
     reduction: str = "mean",
 ) -> torch.Tensor:
     r"""Distance-IoU loss: ``1 - IoU`` plus the squared centre distance over the enclosing box's squared diagonal.
@@ -145,7 +166,7 @@ def distance_box_iou_loss(
         eps: Added to the union and to :math:`c^2`, ``>= 0``; ``1e-7`` as torchvision.
         detach_diagonal: Treat :math:`c^2` as a constant in the backward pass (the value is unchanged).
         box_format: ``"xyxy"`` | ``"xywh"`` | ``"cxcywh"``.
-        weight: Optional weights broadcastable to the per-pair loss ``(...)``.
+        sample_weight: Optional per-element weights broadcastable to the per-pair loss ``(...)``.
         reduction: ``"none"`` | ``"mean"`` | ``"sum"``.
 
     Returns:
@@ -172,13 +193,13 @@ def distance_box_iou_loss(
         .. [Zheng2020] Z. Zheng, P. Wang, W. Liu, J. Li, R. Ye, D. Ren. "Distance-IoU Loss: Faster and Better
            Learning for Bounding Box Regression." AAAI 2020. https://arxiv.org/abs/1911.08287
     """
-    eps = check_scalar(eps, "eps", low=0.0)
-    _check_bool(detach_diagonal, "detach_diagonal")
+    eps = _check_hyperparameters(eps=eps, detach_diagonal=detach_diagonal)
     b, t = _prepare(boxes, target, box_format, loss="distance_box_iou_loss")
     loss = _pair_loss(b, t, "diou", eps, detach_diagonal=detach_diagonal)
-    return reduce_loss(loss, reduction, weight, dtype=boxes.dtype)
+    return reduce_loss(loss, reduction, sample_weight, dtype=boxes.dtype)
 
 
+@renamed_arguments(weight="sample_weight")
 def complete_box_iou_loss(
     boxes: torch.Tensor,
     target: torch.Tensor,
@@ -187,7 +208,7 @@ def complete_box_iou_loss(
     alpha_mode: str = "always",
     detach_diagonal: bool = False,
     box_format: str = "xyxy",
-    weight: torch.Tensor | None = None,
+    sample_weight: torch.Tensor | None = None,
     reduction: str = "mean",
 ) -> torch.Tensor:
     r"""Complete-IoU loss: the DIoU loss plus an aspect-ratio consistency term.
@@ -208,7 +229,7 @@ def complete_box_iou_loss(
             (mmdetection's: :math:`\alpha = 0` unless IoU > 0.5, from the paper's journal version).
         detach_diagonal: Treat :math:`c^2` as a constant in backward (see :func:`distance_box_iou_loss`).
         box_format: ``"xyxy"`` | ``"xywh"`` | ``"cxcywh"``.
-        weight: Optional weights broadcastable to the per-pair loss ``(...)``.
+        sample_weight: Optional per-element weights broadcastable to the per-pair loss ``(...)``.
         reduction: ``"none"`` | ``"mean"`` | ``"sum"``.
 
     Returns:
@@ -238,89 +259,24 @@ def complete_box_iou_loss(
         .. [Zheng2020b] Z. Zheng, P. Wang, W. Liu, J. Li, R. Ye, D. Ren. "Distance-IoU Loss: Faster and Better
            Learning for Bounding Box Regression." AAAI 2020. https://arxiv.org/abs/1911.08287
     """
-    eps = check_scalar(eps, "eps", low=0.0)
-    check_choice(alpha_mode, "alpha_mode", ALPHA_MODES)
-    _check_bool(detach_diagonal, "detach_diagonal")
+    eps = _check_hyperparameters(eps=eps, alpha_mode=alpha_mode, detach_diagonal=detach_diagonal)
     b, t = _prepare(boxes, target, box_format, loss="complete_box_iou_loss")
     loss = _pair_loss(b, t, "ciou", eps, alpha_mode=alpha_mode, detach_diagonal=detach_diagonal)
-    return reduce_loss(loss, reduction, weight, dtype=boxes.dtype)
+    return reduce_loss(loss, reduction, sample_weight, dtype=boxes.dtype)
 
 
 
-class IoULoss(nn.Module):
-    """Module form of :func:`iou_loss`."""
-
-    def __init__(self, *, mode: str = "linear", eps: float = 1e-7, box_format: str = "xyxy", reduction: str = "mean") -> None:
-        super().__init__()
-        self.mode = check_choice(mode, "mode", IOU_MODES)
-        self.eps = check_scalar(eps, "eps", low=0.0)
-        self.box_format = check_choice(box_format, "box_format", BOX_FORMATS)
-        self.reduction = reduction
-
-    def forward(self, boxes: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:
-        return iou_loss(boxes, target, mode=self.mode, eps=self.eps, box_format=self.box_format, weight=weight,
-                        reduction=self.reduction)
-
-    def extra_repr(self) -> str:
-        return f"mode={self.mode!r}, eps={self.eps}, box_format={self.box_format!r}, reduction={self.reduction!r}"
+class IoULoss(LossModule, function=iou_loss, validate=_check_hyperparameters):
+    pass
 
 
-class GeneralizedBoxIoULoss(nn.Module):
-    """Module form of :func:`generalized_box_iou_loss`."""
-
-    def __init__(self, *, eps: float = 1e-7, box_format: str = "xyxy", reduction: str = "mean") -> None:
-        super().__init__()
-        self.eps = check_scalar(eps, "eps", low=0.0)
-        self.box_format = check_choice(box_format, "box_format", BOX_FORMATS)
-        self.reduction = reduction
-
-    def forward(self, boxes: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:
-        return generalized_box_iou_loss(boxes, target, eps=self.eps, box_format=self.box_format, weight=weight,
-                                        reduction=self.reduction)
-
-    def extra_repr(self) -> str:
-        return f"eps={self.eps}, box_format={self.box_format!r}, reduction={self.reduction!r}"
+class GeneralizedBoxIoULoss(LossModule, function=generalized_box_iou_loss, validate=_check_hyperparameters):
+    pass
 
 
-class DistanceBoxIoULoss(nn.Module):
-    """Module form of :func:`distance_box_iou_loss`."""
-
-    def __init__(self, *, eps: float = 1e-7, detach_diagonal: bool = False, box_format: str = "xyxy",
-                 reduction: str = "mean") -> None:
-        super().__init__()
-        self.eps = check_scalar(eps, "eps", low=0.0)
-        _check_bool(detach_diagonal, "detach_diagonal")
-        self.detach_diagonal = detach_diagonal
-        self.box_format = check_choice(box_format, "box_format", BOX_FORMATS)
-        self.reduction = reduction
-
-    def forward(self, boxes: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:
-        return distance_box_iou_loss(boxes, target, eps=self.eps, detach_diagonal=self.detach_diagonal,
-                                     box_format=self.box_format, weight=weight, reduction=self.reduction)
-
-    def extra_repr(self) -> str:
-        return (f"eps={self.eps}, detach_diagonal={self.detach_diagonal}, box_format={self.box_format!r}, "
-                f"reduction={self.reduction!r}")
+class DistanceBoxIoULoss(LossModule, function=distance_box_iou_loss, validate=_check_hyperparameters):
+    pass
 
 
-class CompleteBoxIoULoss(nn.Module):
-    """Module form of :func:`complete_box_iou_loss`."""
-
-    def __init__(self, *, eps: float = 1e-7, alpha_mode: str = "always", detach_diagonal: bool = False,
-                 box_format: str = "xyxy", reduction: str = "mean") -> None:
-        super().__init__()
-        self.eps = check_scalar(eps, "eps", low=0.0)
-        self.alpha_mode = check_choice(alpha_mode, "alpha_mode", ALPHA_MODES)
-        _check_bool(detach_diagonal, "detach_diagonal")
-        self.detach_diagonal = detach_diagonal
-        self.box_format = check_choice(box_format, "box_format", BOX_FORMATS)
-        self.reduction = reduction
-
-    def forward(self, boxes: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:
-        return complete_box_iou_loss(boxes, target, eps=self.eps, alpha_mode=self.alpha_mode,
-                                     detach_diagonal=self.detach_diagonal, box_format=self.box_format,
-                                     weight=weight, reduction=self.reduction)
-
-    def extra_repr(self) -> str:
-        return (f"eps={self.eps}, alpha_mode={self.alpha_mode!r}, detach_diagonal={self.detach_diagonal}, "
-                f"box_format={self.box_format!r}, reduction={self.reduction!r}")
+class CompleteBoxIoULoss(LossModule, function=complete_box_iou_loss, validate=_check_hyperparameters):
+    pass
