@@ -2,9 +2,11 @@
 
 A small MLP learns 10 Gaussian clusters whose training labels are 40 % wrong (flipped uniformly at random); the test
 labels are clean. The bi-tempered loss (Amid et al., 2019) bounds the loss of a mislabelled example (t1 < 1) and
-gives the softmax a heavier tail (t2 > 1), so wrong labels pull less than with cross-entropy.
+gives the softmax a heavier tail (t2 > 1), so wrong labels pull less than with cross-entropy. The script prints
+each loss's clean test accuracy; on this easy toy the two end close (0.930 vs 0.925 at the default 1500 steps),
+so read it as a template: `losslab reproduce noisy-labels` measures the effect under the lab's standard.
 
-    python examples/classification_noisy_labels.py            # ~10 s on a laptop CPU
+    python examples/classification_noisy_labels.py            # about a minute of CPU time
     python examples/classification_noisy_labels.py --smoke    # a few steps, for the test suite
 """
 

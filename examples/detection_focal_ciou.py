@@ -5,7 +5,7 @@ positive: the anchor nearest the object's centre) and regresses the box from it.
 classification bias starts at -log((1 - pi) / pi) with pi = 0.01, and the summed focal loss is divided by the number
 of positive anchors. Boxes are decoded (x1, y1, x2, y2) before the CIoU loss, which is computed on positives only.
 
-    python examples/detection_focal_ciou.py            # ~10 s on a laptop CPU
+    python examples/detection_focal_ciou.py            # ~40 s of CPU time (mean IoU ~0.85)
     python examples/detection_focal_ciou.py --smoke    # a few steps, for the test suite
 """
 

@@ -4,7 +4,7 @@ A small generator learns a ring of 8 Gaussians in 2-D. One step updates the disc
 ``minimax_discriminator_loss(real_logits, fake_logits) + gamma / 2 * r1_penalty(D, real)`` and then the generator on
 ``non_saturating_generator_loss(D(G(z)))``. The discriminator ends in a linear layer: the losses take raw logits.
 
-    python examples/gan_step.py            # ~15 s on a laptop CPU
+    python examples/gan_step.py            # about a minute of CPU time (radius ~2.0)
     python examples/gan_step.py --smoke    # a few steps, for the test suite
 """
 
@@ -46,7 +46,7 @@ def train_step(G, D, opt_g, opt_d, real: torch.Tensor, z: torch.Tensor, gamma: f
 def main(argv: list[str] | None = None) -> dict[str, float]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--smoke", action="store_true", help="tiny run for the test suite")
-    parser.add_argument("--steps", type=int, default=2000)
+    parser.add_argument("--steps", type=int, default=1500)
     parser.add_argument("--gamma", type=float, default=1.0, help="R1 weight (the penalty is gamma / 2 * R1)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)

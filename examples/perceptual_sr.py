@@ -6,7 +6,7 @@ anywhere, it saves a *randomly initialised* VGG-16 to a temporary file and loads
 but the features are not ImageNet's, so only use the numbers as a smoke test. Pass ``--weights PATH`` for the real
 network.
 
-    python examples/perceptual_sr.py            # ~20 s on a laptop CPU
+    python examples/perceptual_sr.py            # ~25 s of CPU time
     python examples/perceptual_sr.py --smoke    # a few steps, for the test suite
 """
 
