@@ -7,7 +7,7 @@ PIP := $(VENV)/bin/pip
 TORCH_PIN ?= torch==2.13.0
 JOBS ?= 2
 
-.PHONY: demo test bench venv clean wheel-check docs
+.PHONY: demo test bench venv clean wheel-check docs lab-check lab-readme
 
 $(VENV)/.created:
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,15 @@ demo: $(VENV)/.lab
 
 test: $(VENV)/.dev
 	KERAS_BACKEND=torch $(PY) -m pytest -q -n $(JOBS) --dist loadfile
+
+# The lab's verdicts must not move between holds and does not hold under another seed base or the AVX2 kernels
+# (three quick runs: ~15 min on 2 idle cores; see src/losslab/experiments/check.py).
+lab-check: $(VENV)/.lab
+	$(PY) -m losslab.experiments.check --profile quick --jobs $(JOBS) --out report-check
+
+# The README's results table, generated from the quick run in report/ (make demo): no hand-copied numbers.
+lab-readme: $(VENV)/.lab
+	$(PY) -m losslab.experiments.report report --readme README.md
 
 bench: $(VENV)/.lab
 	for b in benchmarks/bench_*.py; do $(PY) -m benchmarks.$$(basename $$b .py) || exit 1; done

@@ -383,3 +383,23 @@ def test_environment_records_the_platform():
     import torch
 
     assert env["cpu_capability"] == torch.backends.cpu.get_cpu_capability()
+
+
+def test_lab_check_flags_only_holds_vs_does_not_hold_moves():
+    from losslab.experiments import check
+
+    def results(**outcomes):
+        return {"experiments": {
+            "e": {"claims": [{"key": k, "outcome": o} for k, o in outcomes.items()], "error": None},
+            "old": {"claims": [], "holds": True, "error": None},
+        }}
+
+    base = check.outcomes(results(a="holds", b="inconclusive", c="does not hold"))
+    assert base == {"e/a": "holds", "e/b": "inconclusive", "e/c": "does not hold", "old": "holds"}
+    other = check.outcomes(results(a="holds", b="holds", c="inconclusive"))
+    flipped = check.outcomes(results(a="does not hold", b="inconclusive", c="does not hold"))
+    failures, notes = check.flips({"base": base, "seed1": other})
+    assert failures == [] and len(notes) == 2  # moves to/from inconclusive are allowed, and reported
+    failures, _ = check.flips({"base": base, "seed1": other, "avx2": flipped})
+    assert failures == ["e/a: base holds, seed1 holds, avx2 does not hold"]
+    assert set(check.RUNS["avx2"][1]) == {"MKL_ENABLE_INSTRUCTIONS", "ONEDNN_MAX_CPU_ISA"}

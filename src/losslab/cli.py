@@ -329,7 +329,7 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
     records = results["experiments"]
     width = max(len(n) for n in records)
     for name, r in records.items():
-        state = "ERROR" if r.get("error") else ("holds" if r["holds"] else "does not hold")
+        state = "ERROR" if r.get("error") else r.get("outcome") or ("holds" if r["holds"] else "does not hold")
         print(f"{name:<{width}}  {state:<13}  {r['seconds']:6.1f} s")
     out = Path(args.out)
     print(f"total {results['total_seconds']:.1f} s")

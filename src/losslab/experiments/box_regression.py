@@ -26,7 +26,6 @@ final L1 error, which must hold on the clouds' paired differences (:mod:`losslab
 from __future__ import annotations
 
 import math
-import time
 from pathlib import Path
 from typing import Any
 
