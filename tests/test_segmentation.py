@@ -67,7 +67,7 @@ def _case_call(case, t):
     tgt = {"target_onehot": t["target_onehot"], "labels_index_Bx1xHxW": t["labels_index"], "bin_target": t["bin_target"],
            "empty_target": t["empty_target"]}[case["target"]]
     if "weight" in kw:
-        ours["weight"] = torch.tensor(kw["weight"], dtype=torch.float64)
+        ours["class_weight"] = torch.tensor(kw["weight"], dtype=torch.float64)
     if case["target"] == "labels_index_Bx1xHxW" and tgt.ndim == probs.ndim:
         tgt = tgt.squeeze(1)
     if kw.get("squared_pred") or kw.get("jaccard"):

@@ -12,7 +12,7 @@ from __future__ import annotations
 import torch
 import torch.distributed as dist
 
-__all__ = ["is_distributed", "all_reduce_sum"]
+__all__ = ["is_distributed", "all_reduce_sum", "per_process_share"]
 
 
 def is_distributed() -> bool:
@@ -41,3 +41,11 @@ def all_reduce_sum(tensor: torch.Tensor, *, enabled: bool = True, differentiable
     out = tensor.detach().clone()
     dist.all_reduce(out, op=dist.ReduceOp.SUM)
     return out
+
+
+def per_process_share(loss: torch.Tensor, *, enabled: bool = True) -> torch.Tensor:
+    """A batch-level loss, equal on every process, divided by the number of processes (unchanged unless
+    ``enabled`` and a process group is initialized), so that the processes' results add up to the loss."""
+    if not (enabled and is_distributed()):
+        return loss
+    return loss / dist.get_world_size()

@@ -15,6 +15,8 @@ from .._checks import (
     finite_extremes,
     validation_enabled,
 )
+from .._compat import renamed_arguments
+from .._module import LossModule
 from .._numerics import upcast
 from .._reduction import reduce_loss
 from ._common import _check_probs
@@ -34,12 +36,13 @@ def _check_classes(classes: Sequence[int] | None, c: int) -> list[int]:
     return out
 
 
+@renamed_arguments(weight="sample_weight")
 def boundary_loss(
     probs: torch.Tensor,
     dist_map: torch.Tensor,
     *,
     classes: Sequence[int] | None = None,
-    weight: torch.Tensor | None = None,
+    sample_weight: torch.Tensor | None = None,
     reduction: str = "mean",
 ) -> torch.Tensor:
     r"""Boundary (surface) loss of Kervadec et al.: probabilities integrated against a signed distance map.
@@ -57,7 +60,7 @@ def boundary_loss(
         dist_map: Signed distance maps of the target, same shape as ``probs``, floating dtype.
         classes: Class indices :math:`K` to include; default the foreground ``1..C-1`` (``[0]`` when ``C = 1``),
             the authors' ``idc=[1]`` for binary problems.
-        weight: Optional weights broadcastable to the unreduced loss ``(N, |K|, *spatial)``.
+        sample_weight: Optional per-element weights broadcastable to the unreduced loss ``(N, |K|, *spatial)``.
         reduction: ``"none"`` | ``"mean"`` | ``"sum"``.
 
     Returns:
@@ -118,24 +121,17 @@ def boundary_loss(
         p, d = p.index_select(1, index), d.index_select(1, index)
     else:
         p, d = p[:, idc[0] : idc[0] + len(idc)], d[:, idc[0] : idc[0] + len(idc)]
-    return reduce_loss(p * d.to(p.dtype), reduction, weight, dtype=probs.dtype)
+    return reduce_loss(p * d.to(p.dtype), reduction, sample_weight, dtype=probs.dtype)
 
 
-class BoundaryLoss(nn.Module):
-    """Module form of :func:`boundary_loss`."""
+def _check_boundary(classes: Sequence[int] | None, **_: object) -> None:
+    """``classes`` without the number of channels (known at the call): distinct non-negative indices."""
+    if classes is not None:
+        _check_classes(classes, max(classes) + 1 if len(classes) else 1)
 
-    def __init__(self, *, classes: Sequence[int] | None = None, reduction: str = "mean") -> None:
-        super().__init__()
-        if classes is not None:
-            _check_classes(classes, max(classes) + 1 if len(classes) else 1)
-        self.classes = None if classes is None else tuple(classes)
-        self.reduction = reduction
 
-    def forward(self, probs: torch.Tensor, dist_map: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:
-        return boundary_loss(probs, dist_map, classes=self.classes, weight=weight, reduction=self.reduction)
-
-    def extra_repr(self) -> str:
-        return f"classes={self.classes}, reduction={self.reduction!r}"
+class BoundaryLoss(LossModule, function=boundary_loss, validate=_check_boundary):
+    pass
 
 
 class RebalancedLoss(nn.Module):

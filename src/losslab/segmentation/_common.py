@@ -1,4 +1,4 @@
-"""Shared pieces of the regional losses: checks, class sums, and the distributed reductions."""
+"""Shared pieces of the regional losses: checks, class sums and per-class weights."""
 
 from __future__ import annotations
 
@@ -6,26 +6,22 @@ import math
 
 import torch
 
-from .._checks import check_floating, check_min_ndim, check_tensor, finite_extremes, validation_enabled
+from .._checks import (
+    check_floating,
+    check_ignore_index,
+    check_in_range,
+    check_min_ndim,
+    check_tensor,
+    finite_extremes,
+    validation_enabled,
+)
 from .._numerics import upcast
-from .._reduction import reduce_loss
+from .._reduction import _check_broadcast
 from .._targets import DENSE, INDEX, check_class_target, safe_indices
-from ..distributed import all_reduce_sum, is_distributed
+from ..distributed import all_reduce_sum
 
 # ---------------------------------------------------------------------------------------------------------------
 # shared pieces of the regional losses
-
-
-def _check_ignore_index(ignore_index: int | None, num_classes: int) -> None:
-    if ignore_index is None:
-        return
-    if isinstance(ignore_index, bool) or not isinstance(ignore_index, int):
-        raise TypeError(f"ignore_index: expected an int or None, got {type(ignore_index).__name__}")
-    if 0 <= ignore_index < num_classes:
-        raise ValueError(
-            f"ignore_index: {ignore_index} is a valid class index for {num_classes} classes, so that class would "
-            f"vanish from the loss; use a label outside [0, {num_classes - 1}] such as -100 or 255"
-        )
 
 
 def _simplex_tolerance(dtype: torch.dtype, num_classes: int) -> float:
@@ -74,7 +70,7 @@ def _prepare(
     c = probs.shape[1]
     if c == 0:
         raise ValueError(f"probs: expected at least one class on dim 1, got shape {tuple(probs.shape)}")
-    _check_ignore_index(ignore_index, c)
+    check_ignore_index(ignore_index, c)
     kind = check_class_target(probs, target, ignore_index=ignore_index, input_name="probs")
     if kind == INDEX and c == 1:
         raise ValueError(
@@ -118,12 +114,6 @@ def _class_sums(
     return tp, p_sum, g_sum, ones.sum((1, 2))
 
 
-def _world_size(distributed: bool) -> int:
-    if distributed and is_distributed():
-        return torch.distributed.get_world_size()
-    return 1
-
-
 def _batch_sums(
     tp: torch.Tensor, p_sum: torch.Tensor, g_sum: torch.Tensor, count: torch.Tensor, distributed: bool
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -137,31 +127,26 @@ def _batch_sums(
     return tp, p_sum, g_sum, count
 
 
-def _reduce_shared(
-    loss: torch.Tensor,
-    reduction: str,
-    weight: torch.Tensor | None,
-    mask: torch.Tensor,
-    distributed: bool,
-    per_sample: bool,
-    dtype: torch.dtype,
-) -> torch.Tensor:
-    """Reduce so that, under ``distributed``, the sum over processes of the results is the whole-batch loss.
-
-    Per-sample losses: the mean divides by the global count of (weighted) entries. Batch losses (already equal
-    on every process): each process returns its 1/world_size share.
-    """
-    world = _world_size(distributed)
-    if world == 1:
-        return reduce_loss(loss, reduction, weight, mask=mask, dtype=dtype)
-    if not per_sample:
-        return reduce_loss(loss / world, reduction, weight, mask=mask, dtype=dtype)
-    normalizer = None
-    if reduction == "mean":
-        w = torch.ones_like(loss) if weight is None else torch.broadcast_to(weight.to(loss.dtype), loss.shape)
-        den = torch.where(torch.broadcast_to(mask, loss.shape), w, torch.zeros_like(w)).sum()
-        normalizer = all_reduce_sum(den, enabled=True)
-    return reduce_loss(loss, reduction, weight, mask=mask, normalizer=normalizer, dtype=dtype)
+def _with_class_weight(
+    sample_weight: torch.Tensor | None, class_weight: torch.Tensor | None, loss: torch.Tensor
+) -> torch.Tensor | None:
+    """``sample_weight`` times the per-class weights ``(C,)`` over the last (class) dim of a per-class loss."""
+    if class_weight is None:
+        return sample_weight
+    check_tensor(class_weight, "class_weight")
+    c = loss.shape[-1] if loss.ndim else 0
+    if class_weight.ndim != 1 or class_weight.shape[0] != c:
+        raise ValueError(
+            f"class_weight: expected shape ({c},), one weight per class kept in the loss (C, or C-1 with "
+            f"include_background=False), got {tuple(class_weight.shape)}"
+        )
+    if not class_weight.is_floating_point():
+        raise TypeError(f"class_weight: expected a floating-point tensor, got dtype {class_weight.dtype}")
+    check_in_range(class_weight.detach(), "class_weight", 0.0, math.inf, "weights must be non-negative")
+    if sample_weight is not None:
+        _check_broadcast(sample_weight, loss, "sample_weight")
+        return sample_weight * class_weight.to(loss.dtype)
+    return class_weight.to(loss.dtype)
 
 
 def _drop_background(include_background: bool, c: int, *tensors: torch.Tensor) -> tuple[torch.Tensor, ...]:

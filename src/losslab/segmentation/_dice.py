@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import torch
-from torch import nn
-
-from .._checks import check_choice, check_scalar
+from .._checks import check_choice, check_ignore_index, check_scalar
+from .._compat import renamed_arguments
+from .._module import LossModule
 from .._numerics import safe_div
-from ._common import _batch_sums, _class_sums, _drop_background, _prepare, _reduce_shared
+from .._reduction import reduce_loss
+from ..distributed import per_process_share
+from ._common import _batch_sums, _class_sums, _drop_background, _prepare, _with_class_weight
 
 WEIGHT_TYPES = ("square", "simple", "uniform")
 ABSENT_WEIGHTS = ("max", "zero")
@@ -17,6 +19,7 @@ ABSENT_WEIGHTS = ("max", "zero")
 # soft Dice
 
 
+@renamed_arguments(weight="class_weight")
 def dice_loss(
     probs: torch.Tensor,
     target: torch.Tensor,
@@ -26,7 +29,8 @@ def dice_loss(
     batch: bool = False,
     ignore_index: int | None = None,
     distributed: bool = False,
-    weight: torch.Tensor | None = None,
+    class_weight: torch.Tensor | None = None,
+    sample_weight: torch.Tensor | None = None,
     reduction: str = "mean",
 ) -> torch.Tensor:
     r"""Soft Dice loss per class, for segmentation with class imbalance.
@@ -52,8 +56,9 @@ def dice_loss(
         distributed: With ``batch=True``, all-reduce the class sums over the processes (differentiably), so
             N processes on N shards give the whole-batch loss; each process returns its ``1/N`` share. With
             ``batch=False``, the mean divides by the global number of entries.
-        weight: Optional weights broadcastable to the unreduced loss (e.g. per-class weights of shape ``(C,)``
-            or ``(C-1,)`` without background).
+        class_weight: Optional per-class weights, shape ``(C,)`` (``(C-1,)`` with ``include_background=False``),
+            ``>= 0``; ``"mean"`` is then the class-weighted mean over classes.
+        sample_weight: Optional weights broadcastable to the unreduced loss (e.g. per sample ``(N, 1)``).
         reduction: ``"none"`` | ``"mean"`` | ``"sum"``.
 
     Returns:
@@ -83,7 +88,7 @@ def dice_loss(
         .. [Milletari2016] F. Milletari, N. Navab, S.-A. Ahmadi. "V-Net: Fully Convolutional Neural Networks
            for Volumetric Medical Image Segmentation." 3DV 2016. https://arxiv.org/abs/1606.04797
     """
-    smooth = check_scalar(smooth, "smooth", low=0.0)
+    smooth = _check_dice(smooth)
     p, target, kind = _prepare(probs, target, ignore_index, "dice_loss")
     tp, p_sum, g_sum, count = _class_sums(p, target, kind, ignore_index)
     if batch:
@@ -94,41 +99,19 @@ def dice_loss(
     mask = (count > 0).unsqueeze(-1)
     if batch:
         loss, mask = loss.squeeze(0), mask.squeeze(0)
-    return _reduce_shared(loss, reduction, weight, mask, distributed, not batch, probs.dtype)
+        loss = per_process_share(loss, enabled=distributed)  # equal on every process
+    return reduce_loss(
+        loss, reduction, _with_class_weight(sample_weight, class_weight, loss), mask=mask, distributed=distributed and not batch, dtype=probs.dtype
+    )
 
 
-class DiceLoss(nn.Module):
-    """Module form of :func:`dice_loss`."""
+def _check_dice(smooth: float, ignore_index: int | None = None, **_: object) -> float:
+    check_ignore_index(ignore_index)
+    return check_scalar(smooth, "smooth", low=0.0)
 
-    def __init__(
-        self,
-        *,
-        smooth: float = 1e-5,
-        include_background: bool = True,
-        batch: bool = False,
-        ignore_index: int | None = None,
-        distributed: bool = False,
-        reduction: str = "mean",
-    ) -> None:
-        super().__init__()
-        self.smooth = check_scalar(smooth, "smooth", low=0.0)
-        self.include_background = include_background
-        self.batch = batch
-        self.ignore_index = ignore_index
-        self.distributed = distributed
-        self.reduction = reduction
 
-    def forward(self, probs: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:
-        return dice_loss(
-            probs, target, smooth=self.smooth, include_background=self.include_background, batch=self.batch,
-            ignore_index=self.ignore_index, distributed=self.distributed, weight=weight, reduction=self.reduction,
-        )
-
-    def extra_repr(self) -> str:
-        return (
-            f"smooth={self.smooth}, include_background={self.include_background}, batch={self.batch}, "
-            f"ignore_index={self.ignore_index}, distributed={self.distributed}, reduction={self.reduction!r}"
-        )
+class DiceLoss(LossModule, function=dice_loss, validate=_check_dice):
+    pass
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -150,6 +133,7 @@ def _gdl_weights(g_sum: torch.Tensor, weight_type: str, absent_weight: str) -> t
     return w
 
 
+@renamed_arguments(weight="sample_weight")
 def generalized_dice_loss(
     probs: torch.Tensor,
     target: torch.Tensor,
@@ -161,7 +145,7 @@ def generalized_dice_loss(
     batch: bool = False,
     ignore_index: int | None = None,
     distributed: bool = False,
-    weight: torch.Tensor | None = None,
+    sample_weight: torch.Tensor | None = None,
     reduction: str = "mean",
 ) -> torch.Tensor:
     r"""Generalized Dice loss (Sudre et al. 2017): one Dice over all classes, each weighted by its inverse volume.
@@ -192,7 +176,7 @@ def generalized_dice_loss(
         distributed: With ``batch=True``, all-reduce the class volumes (weights) and the overlap sums over the
             processes, so N processes on N shards give the whole-batch loss and gradients; each process returns
             its ``1/N`` share. With ``batch=False``, the mean divides by the global number of samples.
-        weight: Optional weights broadcastable to the unreduced loss ``(N,)``.
+        sample_weight: Optional per-element weights broadcastable to the unreduced loss ``(N,)``.
         reduction: ``"none"`` | ``"mean"`` | ``"sum"``.
 
     Returns:
@@ -221,9 +205,7 @@ def generalized_dice_loss(
            overlap as a deep learning loss function for highly unbalanced segmentations." DLMIA 2017.
            https://arxiv.org/abs/1707.03237
     """
-    check_choice(weight_type, "weight_type", WEIGHT_TYPES)
-    check_choice(absent_weight, "absent_weight", ABSENT_WEIGHTS)
-    smooth = check_scalar(smooth, "smooth", low=0.0)
+    smooth = _check_gdl(weight_type, absent_weight, smooth)
     p, target, kind = _prepare(probs, target, ignore_index, "generalized_dice_loss")
     tp, p_sum, g_sum, count = _class_sums(p, target, kind, ignore_index)
     if batch:
@@ -236,44 +218,17 @@ def generalized_dice_loss(
     mask = count > 0
     if batch:
         loss, mask = loss.squeeze(0), mask.squeeze(0)
-    return _reduce_shared(loss, reduction, weight, mask, distributed, not batch, probs.dtype)
+        loss = per_process_share(loss, enabled=distributed)  # equal on every process
+    return reduce_loss(
+        loss, reduction, sample_weight, mask=mask, distributed=distributed and not batch, dtype=probs.dtype
+    )
 
 
-class GeneralizedDiceLoss(nn.Module):
-    """Module form of :func:`generalized_dice_loss`."""
+def _check_gdl(weight_type: str, absent_weight: str, smooth: float, **hyperparameters: object) -> float:
+    check_choice(weight_type, "weight_type", WEIGHT_TYPES)
+    check_choice(absent_weight, "absent_weight", ABSENT_WEIGHTS)
+    return _check_dice(smooth, **hyperparameters)  # type: ignore[arg-type]
 
-    def __init__(
-        self,
-        *,
-        weight_type: str = "square",
-        absent_weight: str = "max",
-        smooth: float = 1e-5,
-        include_background: bool = True,
-        batch: bool = False,
-        ignore_index: int | None = None,
-        distributed: bool = False,
-        reduction: str = "mean",
-    ) -> None:
-        super().__init__()
-        self.weight_type = check_choice(weight_type, "weight_type", WEIGHT_TYPES)
-        self.absent_weight = check_choice(absent_weight, "absent_weight", ABSENT_WEIGHTS)
-        self.smooth = check_scalar(smooth, "smooth", low=0.0)
-        self.include_background = include_background
-        self.batch = batch
-        self.ignore_index = ignore_index
-        self.distributed = distributed
-        self.reduction = reduction
 
-    def forward(self, probs: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:
-        return generalized_dice_loss(
-            probs, target, weight_type=self.weight_type, absent_weight=self.absent_weight, smooth=self.smooth,
-            include_background=self.include_background, batch=self.batch, ignore_index=self.ignore_index,
-            distributed=self.distributed, weight=weight, reduction=self.reduction,
-        )
-
-    def extra_repr(self) -> str:
-        return (
-            f"weight_type={self.weight_type!r}, absent_weight={self.absent_weight!r}, smooth={self.smooth}, "
-            f"include_background={self.include_background}, batch={self.batch}, ignore_index={self.ignore_index}, "
-            f"distributed={self.distributed}, reduction={self.reduction!r}"
-        )
+class GeneralizedDiceLoss(LossModule, function=generalized_dice_loss, validate=_check_gdl):
+    pass

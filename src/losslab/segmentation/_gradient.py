@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-from torch import nn
-
 from .._checks import check_finite, check_floating, check_in_range, check_min_ndim, check_same_shape, check_scalar
+from .._compat import renamed_arguments
+from .._module import LossModule
 from .._numerics import safe_div, upcast
 from .._reduction import reduce_loss
 
@@ -41,11 +41,12 @@ def sobel(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return gx, gy
 
 
+@renamed_arguments(weight="sample_weight")
 def image_gradient_loss(
     mask_probs: torch.Tensor,
     image: torch.Tensor,
     *,
-    weight: torch.Tensor | None = None,
+    sample_weight: torch.Tensor | None = None,
     reduction: str = "mean",
 ) -> torch.Tensor:
     r"""Mask-image gradient consistency loss (Levinshtein et al.'s hair matting): mask edges along image edges.
@@ -66,7 +67,7 @@ def image_gradient_loss(
         mask_probs: Foreground probabilities ``(N, 1, H, W)`` (sigmoid outputs, or the foreground channel of a
             softmax).
         image: The input images ``(N, C_img, H, W)``; channels are averaged to grey.
-        weight: Optional weights broadcastable to the unreduced loss ``(N,)``.
+        sample_weight: Optional per-element weights broadcastable to the unreduced loss ``(N,)``.
         reduction: ``"none"`` | ``"mean"`` | ``"sum"``.
 
     Returns:
@@ -121,29 +122,20 @@ def image_gradient_loss(
     safe_mag = torch.where(m_ok, m_mag, torch.ones_like(m_mag))
     misaligned = torch.where(m_ok, m_mag - dot.square() / safe_mag, torch.zeros_like(m_mag))
     loss = safe_div(misaligned.flatten(1).sum(1), m_mag.flatten(1).sum(1))
-    return reduce_loss(loss, reduction, weight, dtype=mask_probs.dtype)
+    return reduce_loss(loss, reduction, sample_weight, dtype=mask_probs.dtype)
 
 
-class ImageGradientLoss(nn.Module):
-    """Module form of :func:`image_gradient_loss`."""
-
-    def __init__(self, *, reduction: str = "mean") -> None:
-        super().__init__()
-        self.reduction = reduction
-
-    def forward(self, mask_probs: torch.Tensor, image: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:
-        return image_gradient_loss(mask_probs, image, weight=weight, reduction=self.reduction)
-
-    def extra_repr(self) -> str:
-        return f"reduction={self.reduction!r}"
+class ImageGradientLoss(LossModule, function=image_gradient_loss):
+    pass
 
 
+@renamed_arguments(weight="sample_weight")
 def gradient_difference_loss(
     pred: torch.Tensor,
     target: torch.Tensor,
     *,
     alpha: float = 1.0,
-    weight: torch.Tensor | None = None,
+    sample_weight: torch.Tensor | None = None,
     reduction: str = "mean",
 ) -> torch.Tensor:
     r"""Gradient difference loss (Mathieu et al. 2016): match the spatial gradients of prediction and target.
@@ -162,7 +154,7 @@ def gradient_difference_loss(
         pred: Predictions ``(N, C, *spatial)`` (1 to 3 spatial dims).
         target: Targets, same shape.
         alpha: Exponent :math:`\alpha \ge 1` (the paper uses 1 or 2).
-        weight: Optional weights broadcastable to the unreduced loss ``(N, C, *spatial)``.
+        sample_weight: Optional per-element weights broadcastable to the unreduced loss ``(N, C, *spatial)``.
         reduction: ``"none"`` | ``"mean"`` | ``"sum"`` (the paper sums).
 
     Returns:
@@ -186,7 +178,7 @@ def gradient_difference_loss(
         .. [Mathieu2016] M. Mathieu, C. Couprie, Y. LeCun. "Deep multi-scale video prediction beyond mean
            square error." ICLR 2016. https://arxiv.org/abs/1511.05440
     """
-    alpha = check_scalar(alpha, "alpha", low=1.0)
+    alpha = _check_gradient_difference(alpha)
     check_floating(pred, "pred")
     check_floating(target, "target")
     check_same_shape(pred, target, "pred", "target")
@@ -204,19 +196,12 @@ def gradient_difference_loss(
             term = term.pow(alpha)
         term = F.pad(term, [0, 0] * (p.ndim - 1 - axis) + [min(p.shape[axis], 1), 0])
         loss = term if loss is None else loss + term
-    return reduce_loss(loss, reduction, weight, dtype=pred.dtype)
+    return reduce_loss(loss, reduction, sample_weight, dtype=pred.dtype)
 
 
-class GradientDifferenceLoss(nn.Module):
-    """Module form of :func:`gradient_difference_loss`."""
+def _check_gradient_difference(alpha: float, **_: object) -> float:
+    return check_scalar(alpha, "alpha", low=1.0)
 
-    def __init__(self, *, alpha: float = 1.0, reduction: str = "mean") -> None:
-        super().__init__()
-        self.alpha = check_scalar(alpha, "alpha", low=1.0)
-        self.reduction = reduction
 
-    def forward(self, pred: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:
-        return gradient_difference_loss(pred, target, alpha=self.alpha, weight=weight, reduction=self.reduction)
-
-    def extra_repr(self) -> str:
-        return f"alpha={self.alpha}, reduction={self.reduction!r}"
+class GradientDifferenceLoss(LossModule, function=gradient_difference_loss, validate=_check_gradient_difference):
+    pass

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import torch
 
-from .._checks import check_finite, check_floating, check_min_ndim, check_tensor
+from .._checks import check_finite, check_ignore_index, check_floating, check_min_ndim, check_tensor
 from .._numerics import upcast
 from .._targets import INDEX, check_class_target, target_kind
-from ._common import _batch_sums, _check_ignore_index, _class_sums
+from ._common import _batch_sums, _class_sums
 
 LINKS = ("softmax", "sigmoid")
 
@@ -48,7 +48,7 @@ def prepare_logits(
     c = logits.shape[1]
     if c == 0:
         raise ValueError(f"logits: expected at least one class on dim 1, got shape {tuple(logits.shape)}")
-    _check_ignore_index(ignore_index, c)
+    check_ignore_index(ignore_index, c)
     check_channel_target(logits, target)
     if link == "softmax" and c == 1:
         raise ValueError(

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import torch
 
-from .._checks import check_choice, check_scalar
 from .._module import LossModule
 from .._numerics import safe_div
-from ._common import _reduce_shared
-from ._dice import ABSENT_WEIGHTS, WEIGHT_TYPES, _gdl_weights
+from .._reduction import reduce_loss
+from ..distributed import per_process_share
+from ._common import _with_class_weight
+from ._dice import _check_dice, _check_gdl, _gdl_weights
 from ._helpers import keep_classes, out_dtype, prepare_logits, region_sums
 from ._tversky import check_tversky, tversky_index
 
@@ -35,6 +36,7 @@ def softmax_dice_loss(
     batch: bool = False,
     ignore_index: int | None = None,
     distributed: bool = False,
+    class_weight: torch.Tensor | None = None,
     sample_weight: torch.Tensor | None = None,
     reduction: str = "mean",
 ) -> torch.Tensor:
@@ -57,7 +59,9 @@ def softmax_dice_loss(
         distributed: With ``batch=True``, all-reduce the class sums over the processes (differentiably), so N
             processes on N shards give the whole-batch loss, each returning its ``1/N`` share; with
             ``batch=False`` the mean divides by the global number of entries (as :func:`losslab.dice_loss`).
-        sample_weight: Optional weights broadcastable to the unreduced loss (e.g. per class ``(C,)``).
+        class_weight: Optional per-class weights, shape ``(C,)`` (``(C-1,)`` with ``include_background=False``),
+            ``>= 0``, as in :func:`losslab.dice_loss`.
+        sample_weight: Optional weights broadcastable to the unreduced loss (e.g. per sample ``(N, 1)``).
         reduction: ``"none"`` | ``"mean"`` | ``"sum"``.
 
     Returns:
@@ -79,10 +83,14 @@ def softmax_dice_loss(
         >>> softmax_dice_loss(logits, target, reduction="none")
         tensor([[0.2395, 0.0976]])
     """
-    smooth = check_scalar(smooth, "smooth", low=0.0, high=float("inf"), high_inclusive=False)
+    smooth = _check_dice(smooth)
     p, kind = prepare_logits(logits, target, ignore_index, "softmax", "softmax_dice_loss")
     loss, mask = _dice(p, target, kind, smooth, include_background, batch, ignore_index, distributed)
-    return _reduce_shared(loss, reduction, sample_weight, mask, distributed, not batch, out_dtype(logits))
+    if batch:
+        loss = per_process_share(loss, enabled=distributed)  # equal on every process
+    return reduce_loss(
+        loss, reduction, _with_class_weight(sample_weight, class_weight, loss), mask=mask, distributed=distributed and not batch, dtype=out_dtype(logits)
+    )
 
 
 def sigmoid_dice_loss(
@@ -94,6 +102,7 @@ def sigmoid_dice_loss(
     batch: bool = False,
     ignore_index: int | None = None,
     distributed: bool = False,
+    class_weight: torch.Tensor | None = None,
     sample_weight: torch.Tensor | None = None,
     reduction: str = "mean",
 ) -> torch.Tensor:
@@ -115,7 +124,9 @@ def sigmoid_dice_loss(
         distributed: With ``batch=True``, all-reduce the class sums over the processes (differentiably), so N
             processes on N shards give the whole-batch loss, each returning its ``1/N`` share; with
             ``batch=False`` the mean divides by the global number of entries (as :func:`losslab.dice_loss`).
-        sample_weight: Optional weights broadcastable to the unreduced loss.
+        class_weight: Optional per-class weights, shape ``(C,)`` (``(C-1,)`` with ``include_background=False``),
+            ``>= 0``, as in :func:`losslab.dice_loss`.
+        sample_weight: Optional weights broadcastable to the unreduced loss (e.g. per sample ``(N, 1)``).
         reduction: ``"none"`` | ``"mean"`` | ``"sum"``.
 
     Returns:
@@ -135,21 +146,21 @@ def sigmoid_dice_loss(
         >>> sigmoid_dice_loss(logits, target, reduction="none")
         tensor([[0.1730]])
     """
-    smooth = check_scalar(smooth, "smooth", low=0.0, high=float("inf"), high_inclusive=False)
+    smooth = _check_dice(smooth)
     p, kind = prepare_logits(logits, target, ignore_index, "sigmoid", "sigmoid_dice_loss")
     loss, mask = _dice(p, target, kind, smooth, include_background, batch, ignore_index, distributed)
-    return _reduce_shared(loss, reduction, sample_weight, mask, distributed, not batch, out_dtype(logits))
+    if batch:
+        loss = per_process_share(loss, enabled=distributed)  # equal on every process
+    return reduce_loss(
+        loss, reduction, _with_class_weight(sample_weight, class_weight, loss), mask=mask, distributed=distributed and not batch, dtype=out_dtype(logits)
+    )
 
 
-def _check_dice_module(smooth: float, **_: object) -> None:
-    check_scalar(smooth, "smooth", low=0.0, high=float("inf"), high_inclusive=False)
-
-
-class SoftmaxDiceLoss(LossModule, function=softmax_dice_loss, validate=_check_dice_module):
+class SoftmaxDiceLoss(LossModule, function=softmax_dice_loss, validate=_check_dice):
     pass
 
 
-class SigmoidDiceLoss(LossModule, function=sigmoid_dice_loss, validate=_check_dice_module):
+class SigmoidDiceLoss(LossModule, function=sigmoid_dice_loss, validate=_check_dice):
     pass
 
 
@@ -209,9 +220,7 @@ def softmax_generalized_dice_loss(
         >>> softmax_generalized_dice_loss(logits, target, smooth=0.0)
         tensor(0.2091)
     """
-    check_choice(weight_type, "weight_type", WEIGHT_TYPES)
-    check_choice(absent_weight, "absent_weight", ABSENT_WEIGHTS)
-    smooth = check_scalar(smooth, "smooth", low=0.0, high=float("inf"), high_inclusive=False)
+    smooth = _check_gdl(weight_type, absent_weight, smooth)
     p, kind = prepare_logits(logits, target, ignore_index, "softmax", "softmax_generalized_dice_loss")
     tp, fp, fn, mask = region_sums(p, target, kind, ignore_index, batch, distributed)
     tp, fp, fn = keep_classes(include_background, p.shape[1], tp, fp, fn)
@@ -222,16 +231,13 @@ def softmax_generalized_dice_loss(
     mask = mask.squeeze(-1)
     if batch:
         loss, mask = loss.squeeze(0), mask.squeeze(0)
-    return _reduce_shared(loss, reduction, sample_weight, mask, distributed, not batch, out_dtype(logits))
+        loss = per_process_share(loss, enabled=distributed)  # equal on every process
+    return reduce_loss(
+        loss, reduction, sample_weight, mask=mask, distributed=distributed and not batch, dtype=out_dtype(logits)
+    )
 
 
-def _check_gdl_module(weight_type: str, absent_weight: str, smooth: float, **_: object) -> None:
-    check_choice(weight_type, "weight_type", WEIGHT_TYPES)
-    check_choice(absent_weight, "absent_weight", ABSENT_WEIGHTS)
-    _check_dice_module(smooth)
-
-
-class SoftmaxGeneralizedDiceLoss(LossModule, function=softmax_generalized_dice_loss, validate=_check_gdl_module):
+class SoftmaxGeneralizedDiceLoss(LossModule, function=softmax_generalized_dice_loss, validate=_check_gdl):
     pass
 
 
@@ -247,7 +253,10 @@ def _tversky_logits(
     loss = 1.0 - tversky_index(tp, fp, fn, alpha, beta, smooth)
     if batch:
         loss, mask = loss.squeeze(0), mask.squeeze(0)
-    return _reduce_shared(loss, reduction, sample_weight, mask, distributed, not batch, out_dtype(logits))
+        loss = per_process_share(loss, enabled=distributed)  # equal on every process
+    return reduce_loss(
+        loss, reduction, sample_weight, mask=mask, distributed=distributed and not batch, dtype=out_dtype(logits)
+    )
 
 
 def softmax_tversky_loss(

@@ -7,12 +7,11 @@ from collections.abc import Sequence
 
 import torch
 
-from .._checks import check_choice, check_finite, check_floating, check_min_ndim, check_tensor, check_values_in
+from .._checks import check_choice, check_ignore_index, check_finite, check_floating, check_min_ndim, check_tensor, check_values_in
 from .._module import LossModule
 from .._numerics import upcast
 from .._reduction import reduce_loss
 from .._targets import DENSE, check_class_target, safe_indices
-from ._common import _check_ignore_index
 from ._helpers import check_channel_target, out_dtype
 
 CLASSES = ("present", "all")
@@ -113,7 +112,7 @@ def lovasz_softmax_loss(
             f"lovasz_hinge_loss"
         )
     listed = _check_classes(classes, c)
-    _check_ignore_index(ignore_index, c)
+    check_ignore_index(ignore_index, c)
     check_channel_target(logits, target)
     if check_class_target(logits, target, ignore_index=ignore_index, input_name="logits") == DENSE:
         raise ValueError(

@@ -7,7 +7,9 @@ import torch
 from .._checks import check_scalar
 from .._module import LossModule
 from .._numerics import safe_div
-from ._common import _prepare, _reduce_shared
+from .._reduction import reduce_loss
+from ..distributed import per_process_share
+from ._common import _prepare
 from ._helpers import keep_classes, out_dtype, region_sums
 
 
@@ -115,7 +117,10 @@ def tversky_loss(
     loss = 1.0 - tversky_index(tp, fp, fn, alpha, beta, smooth)
     if batch:
         loss, mask = loss.squeeze(0), mask.squeeze(0)
-    return _reduce_shared(loss, reduction, sample_weight, mask, distributed, not batch, out_dtype(probs))
+        loss = per_process_share(loss, enabled=distributed)  # equal on every process
+    return reduce_loss(
+        loss, reduction, sample_weight, mask=mask, distributed=distributed and not batch, dtype=out_dtype(probs)
+    )
 
 
 def _check_tversky_module(alpha: float, beta: float, smooth: float, **_: object) -> None:
@@ -201,7 +206,10 @@ def focal_tversky_loss(
     loss = focal_power(1.0 - tversky_index(tp, fp, fn, alpha, beta, smooth), gamma)
     if batch:
         loss, mask = loss.squeeze(0), mask.squeeze(0)
-    return _reduce_shared(loss, reduction, sample_weight, mask, distributed, not batch, out_dtype(probs))
+        loss = per_process_share(loss, enabled=distributed)  # equal on every process
+    return reduce_loss(
+        loss, reduction, sample_weight, mask=mask, distributed=distributed and not batch, dtype=out_dtype(probs)
+    )
 
 
 def _check_focal_tversky_module(alpha: float, beta: float, gamma: float, smooth: float, **_: object) -> None:
