@@ -52,7 +52,7 @@ PROFILES: dict[str, dict[str, Any]] = {
     # 160/20/20 split is scaled to it), base step size
     "smoke": {"points": 3, "iterations": 40, "lr": 0.1},
     "quick": {"points": 20, "iterations": 200, "lr": 0.1},
-    "full": {"points": 500, "iterations": 200, "lr": 0.1},
+    "full": {"points": 200, "iterations": 200, "lr": 0.1},
 }
 CLOUDS = {"smoke": 2, "quick": 3, "full": 3}
 SESOI = 0.10  # a 10% lower final L1 error

@@ -57,10 +57,10 @@ SEEDS = {"smoke": 2, "quick": 3, "full": 6}  # the mechanism's paired spread is 
 CLAIMS = (
     stats.SubClaim("fig4_easy_share", "On the converged focal (gamma=2) model, the easiest 80% of negatives carry a "
                    "larger share of the negatives' loss under CE than under focal loss (Figure 4).",
-                   "share(easiest 80%, CE) - share(easiest 80%, FL gamma=2)", 0.2, SEEDS, pilot_sd=0.02),
+                   "share(easiest 80%, CE) - share(easiest 80%, FL gamma=2)", 0.2, SEEDS),
     stats.SubClaim("training_share", "Over training, easy negatives carry a smaller share of the focal-trained "
                    "model's loss than of the CE-trained model's.",
-                   "easy-negative loss share (CE arm) - (FL gamma=2 arm)", 0.1, SEEDS, pilot_sd=0.02),
+                   "easy-negative loss share (CE arm) - (FL gamma=2 arm)", 0.1, SEEDS),
 )
 ARMS = ("CE", "CE, alpha=0.75", "focal gamma=2")  # trained arms (AP reported for all three)
 

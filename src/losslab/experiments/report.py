@@ -155,7 +155,7 @@ def endpoint_table(claims: Sequence[dict[str, Any]]) -> list[str]:
             outcome += " (failed: " + ", ".join(k for k, ok in c.get("gates", {}).items() if not ok) + ")"
         out.append(
             f"| {_md_cell(c['key'])}: {_md_cell(c['claim'])} | {_md_cell(c['endpoint'])} | {c['smallest_effect']:g} "
-            f"| {c['n_seeds']} | {_num(c['mean'])} | {bounds} | {c['n_positive']}/{c['n_seeds']} "
+            f"| {c['n_seeds']}{_pilot(c)} | {_num(c['mean'])} | {bounds} | {c['n_positive']}/{c['n_seeds']} "
             f"| {_ICON.get(c['outcome'], '')} {outcome} |"
         )
     out.append("")
@@ -167,6 +167,15 @@ def endpoint_table(claims: Sequence[dict[str, Any]]) -> list[str]:
         out.append(f"- `{c['key']}`: {diffs}{note}")
     out.append("")
     return out
+
+
+def _pilot(c: dict[str, Any]) -> str:
+    """The power calculation behind a seed count: the pilot spread and the seeds it asks for."""
+    sd = c.get("pilot_sd")
+    if not sd:
+        return ""
+    n = max(2, -(-6.18 * (float(sd) / float(c["smallest_effect"])) ** 2 // 1))
+    return f" (pilot sd {float(sd):g}: {int(n)} for 80% power)"
 
 
 def render_markdown(results: dict[str, Any], *, embed: str | Path | None = None) -> str:
