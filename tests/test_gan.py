@@ -76,7 +76,7 @@ def test_generator_losses_closed_form():
     # weighted mean sum(w l) / sum(w)
     w = t([3.0, 1.0])
     ns = [-math.log(sigmoid(f)) for f in FAKE]
-    torch.testing.assert_close(G.non_saturating_generator_loss(fake, weight=w), t((3 * ns[0] + ns[1]) / 4))
+    torch.testing.assert_close(G.non_saturating_generator_loss(fake, sample_weight=w), t((3 * ns[0] + ns[1]) / 4))
 
 
 def test_least_squares_discriminator_closed_form():
@@ -289,7 +289,7 @@ def test_r1_r2_closed_forms():
     x = torch.randn(4, 2, 3, dtype=torch.float64)
     expected = 4 * x.square().flatten(1).sum(1)
     torch.testing.assert_close(G.r1_penalty(quadratic, x, reduction="none"), expected)
-    weighted = G.r1_penalty(quadratic, x, weight=t([1.0, 0.0, 0.0, 1.0]))
+    weighted = G.r1_penalty(quadratic, x, sample_weight=t([1.0, 0.0, 0.0, 1.0]))
     torch.testing.assert_close(weighted, (expected[0] + expected[3]) / 2)
 
 
@@ -356,7 +356,7 @@ def test_bad_values_and_hyperparameters():
     with pytest.raises(ValueError, match="reduction: expected one of"):
         G.hinge_generator_loss(t(FAKE), reduction="avg")
     with pytest.raises(ValueError, match="weight: expected a shape broadcastable to the unreduced loss"):
-        G.wasserstein_generator_loss(t(FAKE), weight=t([1.0, 2.0, 3.0]))
+        G.wasserstein_generator_loss(t(FAKE), sample_weight=t([1.0, 2.0, 3.0]))
     with losslab.validation(False):  # value checks off: NaN passes through
         assert torch.isnan(G.minimax_generator_loss(t([float("nan")])))
 

@@ -11,10 +11,10 @@ Reductions. A discriminator loss is the **sum of two means**, each term averaged
 
 The real and fake batches may differ in size, so a per-element ``reduction="none"`` has no single meaning
 (concatenate? pair up?) and a ``"mean"`` over the concatenation would be half the papers' value. The
-discriminator losses therefore take neither ``reduction`` nor ``weight``: they always return the scalar above.
+discriminator losses therefore take neither ``reduction`` nor ``sample_weight``: they always return the scalar above.
 For per-sample terms or weights, build the loss from its terms — e.g. the minimax real term
 :math:`\mathrm{softplus}(-D(x))` is :func:`non_saturating_generator_loss` applied to ``real_logits``. The
-generator losses and the penalties have one batch, so they take ``weight=`` and ``reduction=`` as every other
+generator losses and the penalties have one batch, so they take ``sample_weight=`` and ``reduction=`` as every other
 losslab loss (``"none"`` keeps the input's shape for the generator losses and gives one value per sample for the
 penalties).
 

@@ -7,6 +7,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .._checks import check_choice, check_finite, check_floating, check_scalar
+from .._compat import renamed_arguments
 from .._numerics import result_dtype, upcast
 from .._reduction import reduce_loss
 
@@ -78,8 +79,9 @@ def minimax_discriminator_loss(
     return result_dtype(loss, real_logits)
 
 
+@renamed_arguments(weight="sample_weight")
 def minimax_generator_loss(
-    fake_logits: torch.Tensor, *, weight: torch.Tensor | None = None, reduction: str = "mean"
+    fake_logits: torch.Tensor, *, sample_weight: torch.Tensor | None = None, reduction: str = "mean"
 ) -> torch.Tensor:
     r"""Saturating generator loss of the minimax GAN: minimize :math:`\log(1 - D(G(z)))`.
 
@@ -96,14 +98,14 @@ def minimax_generator_loss(
 
     Args:
         fake_logits: Discriminator logits on generated samples, shape ``(N, *)``.
-        weight: Optional weights broadcastable to ``fake_logits``.
+        sample_weight: Optional per-element weights broadcastable to ``fake_logits``.
         reduction: ``"none"`` | ``"mean"`` | ``"sum"``.
 
     Returns:
         ``fake_logits``' shape for ``"none"``, otherwise a scalar. Values lie in ``(-inf, 0)``.
 
     Raises:
-        ValueError: non-finite logits, bad ``reduction`` or ``weight`` shape.
+        ValueError: non-finite logits, bad ``reduction`` or ``sample_weight`` shape.
         TypeError: a non-tensor or non-floating input.
 
     Note:
@@ -119,11 +121,12 @@ def minimax_generator_loss(
         .. [Goodfellow2014] I. Goodfellow et al. "Generative Adversarial Nets." NeurIPS 2014. arXiv:1406.2661
     """
     f = _scores(fake_logits, "fake_logits", "minimax_generator_loss")
-    return reduce_loss(-F.softplus(f), reduction, weight, dtype=fake_logits.dtype)
+    return reduce_loss(-F.softplus(f), reduction, sample_weight, dtype=fake_logits.dtype)
 
 
+@renamed_arguments(weight="sample_weight")
 def non_saturating_generator_loss(
-    fake_logits: torch.Tensor, *, weight: torch.Tensor | None = None, reduction: str = "mean"
+    fake_logits: torch.Tensor, *, sample_weight: torch.Tensor | None = None, reduction: str = "mean"
 ) -> torch.Tensor:
     r"""Non-saturating generator loss: maximize :math:`\log D(G(z))` instead of minimizing :math:`\log(1-D(G(z)))`.
 
@@ -136,14 +139,14 @@ def non_saturating_generator_loss(
 
     Args:
         fake_logits: Discriminator logits on generated samples, shape ``(N, *)``.
-        weight: Optional weights broadcastable to ``fake_logits``.
+        sample_weight: Optional per-element weights broadcastable to ``fake_logits``.
         reduction: ``"none"`` | ``"mean"`` | ``"sum"``.
 
     Returns:
         ``fake_logits``' shape for ``"none"``, otherwise a scalar. Values lie in ``(0, inf)``.
 
     Raises:
-        ValueError: non-finite logits, bad ``reduction`` or ``weight`` shape.
+        ValueError: non-finite logits, bad ``reduction`` or ``sample_weight`` shape.
         TypeError: a non-tensor or non-floating input.
 
     Note:
@@ -159,7 +162,7 @@ def non_saturating_generator_loss(
         .. [Goodfellow2014] I. Goodfellow et al. "Generative Adversarial Nets." NeurIPS 2014. arXiv:1406.2661
     """
     f = _scores(fake_logits, "fake_logits", "non_saturating_generator_loss")
-    return reduce_loss(F.softplus(-f), reduction, weight, dtype=fake_logits.dtype)
+    return reduce_loss(F.softplus(-f), reduction, sample_weight, dtype=fake_logits.dtype)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -209,8 +212,9 @@ def least_squares_discriminator_loss(
     return result_dtype(loss, real_logits)
 
 
+@renamed_arguments(weight="sample_weight")
 def least_squares_generator_loss(
-    fake_logits: torch.Tensor, *, c: float = 1.0, weight: torch.Tensor | None = None, reduction: str = "mean"
+    fake_logits: torch.Tensor, *, c: float = 1.0, sample_weight: torch.Tensor | None = None, reduction: str = "mean"
 ) -> torch.Tensor:
     r"""LSGAN generator loss: pull the discriminator's outputs on fakes toward the code ``c``.
 
@@ -223,14 +227,14 @@ def least_squares_generator_loss(
         fake_logits: Raw (linear) discriminator outputs on generated samples, shape ``(N, *)``.
         c: The value the generator wants the discriminator to believe for fake data (``c=1``, the real code, in
             the paper's 0-1 coding).
-        weight: Optional weights broadcastable to ``fake_logits``.
+        sample_weight: Optional per-element weights broadcastable to ``fake_logits``.
         reduction: ``"none"`` | ``"mean"`` | ``"sum"``.
 
     Returns:
         ``fake_logits``' shape for ``"none"``, otherwise a scalar.
 
     Raises:
-        ValueError: non-finite outputs, bad ``reduction`` or ``weight`` shape.
+        ValueError: non-finite outputs, bad ``reduction`` or ``sample_weight`` shape.
         TypeError: a non-tensor or non-floating input.
 
     Example:
@@ -243,7 +247,7 @@ def least_squares_generator_loss(
     """
     c = check_scalar(c, "c")
     f = _scores(fake_logits, "fake_logits", "least_squares_generator_loss")
-    return reduce_loss(0.5 * (f - c).square(), reduction, weight, dtype=fake_logits.dtype)
+    return reduce_loss(0.5 * (f - c).square(), reduction, sample_weight, dtype=fake_logits.dtype)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -288,8 +292,9 @@ def wasserstein_critic_loss(real_scores: torch.Tensor, fake_scores: torch.Tensor
     return result_dtype(_mean(f) - _mean(r), real_scores)
 
 
+@renamed_arguments(weight="sample_weight")
 def wasserstein_generator_loss(
-    fake_scores: torch.Tensor, *, weight: torch.Tensor | None = None, reduction: str = "mean"
+    fake_scores: torch.Tensor, *, sample_weight: torch.Tensor | None = None, reduction: str = "mean"
 ) -> torch.Tensor:
     r"""WGAN generator loss: raise the critic's score of the fakes, :math:`\ell_G = -D(G(z))`.
 
@@ -297,14 +302,14 @@ def wasserstein_generator_loss(
 
     Args:
         fake_scores: Critic scores on generated samples, shape ``(N, *)``.
-        weight: Optional weights broadcastable to ``fake_scores``.
+        sample_weight: Optional per-element weights broadcastable to ``fake_scores``.
         reduction: ``"none"`` | ``"mean"`` | ``"sum"``.
 
     Returns:
         ``fake_scores``' shape for ``"none"``, otherwise a scalar.
 
     Raises:
-        ValueError: non-finite scores, bad ``reduction`` or ``weight`` shape.
+        ValueError: non-finite scores, bad ``reduction`` or ``sample_weight`` shape.
         TypeError: a non-tensor or non-floating input.
 
     Example:
@@ -316,7 +321,7 @@ def wasserstein_generator_loss(
         .. [Arjovsky2017] M. Arjovsky, S. Chintala, L. Bottou. "Wasserstein GAN." ICML 2017. arXiv:1701.07875
     """
     f = _scores(fake_scores, "fake_scores", "wasserstein_generator_loss")
-    return reduce_loss(-f, reduction, weight, dtype=fake_scores.dtype)
+    return reduce_loss(-f, reduction, sample_weight, dtype=fake_scores.dtype)
 
 
 def hinge_discriminator_loss(real_scores: torch.Tensor, fake_scores: torch.Tensor) -> torch.Tensor:
@@ -357,8 +362,9 @@ def hinge_discriminator_loss(real_scores: torch.Tensor, fake_scores: torch.Tenso
     return result_dtype(_mean(F.relu(1.0 - r)) + _mean(F.relu(1.0 + f)), real_scores)
 
 
+@renamed_arguments(weight="sample_weight")
 def hinge_generator_loss(
-    fake_scores: torch.Tensor, *, weight: torch.Tensor | None = None, reduction: str = "mean"
+    fake_scores: torch.Tensor, *, sample_weight: torch.Tensor | None = None, reduction: str = "mean"
 ) -> torch.Tensor:
     r"""Hinge-GAN generator loss: :math:`\ell_G = -D(G(z))` (no margin on the generator side).
 
@@ -367,14 +373,14 @@ def hinge_generator_loss(
 
     Args:
         fake_scores: Raw discriminator scores on generated samples, shape ``(N, *)``.
-        weight: Optional weights broadcastable to ``fake_scores``.
+        sample_weight: Optional per-element weights broadcastable to ``fake_scores``.
         reduction: ``"none"`` | ``"mean"`` | ``"sum"``.
 
     Returns:
         ``fake_scores``' shape for ``"none"``, otherwise a scalar.
 
     Raises:
-        ValueError: non-finite scores, bad ``reduction`` or ``weight`` shape.
+        ValueError: non-finite scores, bad ``reduction`` or ``sample_weight`` shape.
         TypeError: a non-tensor or non-floating input.
 
     Note:
@@ -392,7 +398,7 @@ def hinge_generator_loss(
            arXiv:1802.05957
     """
     f = _scores(fake_scores, "fake_scores", "hinge_generator_loss")
-    return reduce_loss(-f, reduction, weight, dtype=fake_scores.dtype)
+    return reduce_loss(-f, reduction, sample_weight, dtype=fake_scores.dtype)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -476,9 +482,10 @@ class GANLoss(nn.Module):
         """The discriminator's (critic's) loss on its outputs for real and generated samples."""
         return self._d(real_logits, fake_logits, **self.d_kwargs)
 
-    def generator(self, fake_logits: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:
+    @renamed_arguments(weight="sample_weight")
+    def generator(self, fake_logits: torch.Tensor, sample_weight: torch.Tensor | None = None) -> torch.Tensor:
         """The generator's loss on the discriminator's outputs for generated samples."""
-        return self._g(fake_logits, **self.g_kwargs, weight=weight, reduction=self.reduction)
+        return self._g(fake_logits, **self.g_kwargs, sample_weight=sample_weight, reduction=self.reduction)
 
     def extra_repr(self) -> str:
         opts = "".join(f", {k}={v:g}" for k, v in {**self.d_kwargs, **self.g_kwargs}.items())

@@ -8,6 +8,7 @@ from collections.abc import Callable
 import torch
 
 from .._checks import check_finite, check_floating, check_in_range, check_same_shape, check_scalar
+from .._compat import renamed_arguments
 from .._numerics import safe_sqrt, upcast
 from .._reduction import reduce_loss
 
@@ -49,6 +50,7 @@ def _squared_norms(grad: torch.Tensor) -> torch.Tensor:
     return g.reshape(g.shape[0], math.prod(g.shape[1:])).square().sum(dim=1)
 
 
+@renamed_arguments(weight="sample_weight")
 def gradient_penalty(
     critic: Callable[[torch.Tensor], torch.Tensor],
     real: torch.Tensor,
@@ -57,7 +59,7 @@ def gradient_penalty(
     target_norm: float = 1.0,
     alpha: torch.Tensor | None = None,
     generator: torch.Generator | None = None,
-    weight: torch.Tensor | None = None,
+    sample_weight: torch.Tensor | None = None,
     reduction: str = "mean",
 ) -> torch.Tensor:
     r"""WGAN-GP gradient penalty: the critic's input-gradient norm pulled to 1 between real and fake samples.
@@ -81,7 +83,7 @@ def gradient_penalty(
         target_norm: :math:`K`, the target gradient norm, ``> 0``.
         alpha: Optional interpolation coefficients, shape ``(N,)`` in ``[0, 1]``; drawn uniformly when ``None``.
         generator: Optional ``torch.Generator`` for drawing ``alpha``.
-        weight: Optional weights broadcastable to the per-sample penalties ``(N,)``.
+        sample_weight: Optional per-element weights broadcastable to the per-sample penalties ``(N,)``.
         reduction: ``"none"`` (per-sample penalties ``(N,)``) | ``"mean"`` | ``"sum"``.
 
     Returns:
@@ -135,14 +137,15 @@ def gradient_penalty(
     x_hat = a * real + (1 - a) * fake
     sq = _squared_norms(_input_gradient(critic, x_hat, "the interpolates"))
     penalty = (safe_sqrt(sq) - k).square()
-    return reduce_loss(penalty, reduction, weight, dtype=real.dtype)
+    return reduce_loss(penalty, reduction, sample_weight, dtype=real.dtype)
 
 
+@renamed_arguments(weight="sample_weight")
 def r1_penalty(
     critic: Callable[[torch.Tensor], torch.Tensor],
     real: torch.Tensor,
     *,
-    weight: torch.Tensor | None = None,
+    sample_weight: torch.Tensor | None = None,
     reduction: str = "mean",
 ) -> torch.Tensor:
     r"""R1 regularizer: the squared input-gradient norm of the discriminator on real data.
@@ -160,7 +163,7 @@ def r1_penalty(
         critic: The discriminator, mapping ``(N, *)`` to logits ``(N,)`` or ``(N, ...)`` (the sum of a
             sample's outputs is differentiated).
         real: Real samples, shape ``(N, *)``.
-        weight: Optional weights broadcastable to the per-sample penalties ``(N,)``.
+        sample_weight: Optional per-element weights broadcastable to the per-sample penalties ``(N,)``.
         reduction: ``"none"`` (per-sample, ``(N,)``) | ``"mean"`` | ``"sum"``.
 
     Returns:
@@ -182,14 +185,15 @@ def r1_penalty(
         .. [Mescheder2018] L. Mescheder, A. Geiger, S. Nowozin. "Which Training Methods for GANs do actually
            Converge?" ICML 2018. arXiv:1801.04406
     """
-    return _squared_gradient_penalty(critic, real, "real", weight, reduction, "r1_penalty")
+    return _squared_gradient_penalty(critic, real, "real", sample_weight, reduction, "r1_penalty")
 
 
+@renamed_arguments(weight="sample_weight")
 def r2_penalty(
     critic: Callable[[torch.Tensor], torch.Tensor],
     fake: torch.Tensor,
     *,
-    weight: torch.Tensor | None = None,
+    sample_weight: torch.Tensor | None = None,
     reduction: str = "mean",
 ) -> torch.Tensor:
     r"""R2 regularizer: the squared input-gradient norm of the discriminator on generated data.
@@ -205,7 +209,7 @@ def r2_penalty(
     Args:
         critic: The discriminator, mapping ``(N, *)`` to logits ``(N,)`` or ``(N, ...)``.
         fake: Generated samples, shape ``(N, *)``.
-        weight: Optional weights broadcastable to the per-sample penalties ``(N,)``.
+        sample_weight: Optional per-element weights broadcastable to the per-sample penalties ``(N,)``.
         reduction: ``"none"`` (per-sample, ``(N,)``) | ``"mean"`` | ``"sum"``.
 
     Returns:
@@ -227,14 +231,14 @@ def r2_penalty(
         .. [Mescheder2018] L. Mescheder, A. Geiger, S. Nowozin. "Which Training Methods for GANs do actually
            Converge?" ICML 2018. arXiv:1801.04406
     """
-    return _squared_gradient_penalty(critic, fake, "fake", weight, reduction, "r2_penalty")
+    return _squared_gradient_penalty(critic, fake, "fake", sample_weight, reduction, "r2_penalty")
 
 
 def _squared_gradient_penalty(
     critic: Callable[[torch.Tensor], torch.Tensor],
     x: torch.Tensor,
     name: str,
-    weight: torch.Tensor | None,
+    sample_weight: torch.Tensor | None,
     reduction: str,
     loss: str,
 ) -> torch.Tensor:
@@ -245,4 +249,4 @@ def _squared_gradient_penalty(
         raise ValueError(f"{name}: expected a batch of shape (N, *), got a 0-d tensor")
     check_finite(x, name, loss)
     sq = _squared_norms(_input_gradient(critic, x, name))
-    return reduce_loss(sq, reduction, weight, dtype=x.dtype)
+    return reduce_loss(sq, reduction, sample_weight, dtype=x.dtype)

@@ -6,9 +6,9 @@ from collections.abc import Mapping, Sequence
 from typing import Union
 
 import torch
-from torch import nn
-
 from .._checks import check_all_finite, check_finite, check_floating, check_scalar
+from .._compat import renamed_arguments
+from .._module import LossModule
 from .._numerics import upcast
 from .._reduction import reduce_loss
 
@@ -67,7 +67,7 @@ def _layer_weights(layer_weights: LayerWeights, keys: list[object]) -> list[floa
     return [check_scalar(v, "layer_weights", low=0.0) for v in values]
 
 
-def _check_layer_weight_values(layer_weights: LayerWeights) -> None:
+def _check_layer_weight_values(layer_weights: LayerWeights, **_: object) -> None:
     """Module-time check that every given layer weight is a number ``>= 0`` (the layers are known at call time)."""
     if layer_weights is not None:
         values = layer_weights.values() if isinstance(layer_weights, Mapping) else layer_weights
@@ -83,12 +83,13 @@ def _result_dtype(items: list[tuple[object, torch.Tensor, torch.Tensor]]) -> tor
 # losses on feature maps
 
 
+@renamed_arguments(weight="sample_weight")
 def feature_reconstruction_loss(
     pred_features: Features,
     target_features: Features,
     *,
     layer_weights: LayerWeights = None,
-    weight: torch.Tensor | None = None,
+    sample_weight: torch.Tensor | None = None,
     reduction: str = "mean",
 ) -> torch.Tensor:
     r"""Feature reconstruction (content) loss: normalized squared distance of feature maps [Johnson2016]_.
@@ -109,7 +110,7 @@ def feature_reconstruction_loss(
             ``torch.no_grad()``, when the target is fixed).
         layer_weights: Optional non-negative weight per layer (a sequence in layer order, or a mapping keyed like
             the features).
-        weight: Optional per-sample weights broadcastable to ``(N,)``.
+        sample_weight: Optional per-sample weights broadcastable to ``(N,)``.
         reduction: ``"none"`` | ``"mean"`` | ``"sum"``.
 
     Returns:
@@ -143,25 +144,11 @@ def feature_reconstruction_loss(
         # ||.||^2 / (C H W); a layer with no elements (an empty spatial dim) gives 0, not mean() of nothing = NaN
         per = (p32 - t32).square().flatten(1).sum(1) / max(p32.shape[1:].numel(), 1)
         total = lam * per if total is None else total + lam * per
-    return reduce_loss(total, reduction, weight, dtype=_result_dtype(items))
+    return reduce_loss(total, reduction, sample_weight, dtype=_result_dtype(items))
 
 
-class FeatureReconstructionLoss(nn.Module):
-    """Module form of :func:`feature_reconstruction_loss`."""
-
-    def __init__(self, *, layer_weights: LayerWeights = None, reduction: str = "mean") -> None:
-        super().__init__()
-        _check_layer_weight_values(layer_weights)
-        self.layer_weights = layer_weights
-        self.reduction = reduction
-
-    def forward(self, pred_features: Features, target_features: Features, weight: torch.Tensor | None = None) -> torch.Tensor:
-        return feature_reconstruction_loss(
-            pred_features, target_features, layer_weights=self.layer_weights, weight=weight, reduction=self.reduction
-        )
-
-    def extra_repr(self) -> str:
-        return f"layer_weights={self.layer_weights!r}, reduction={self.reduction!r}"
+class FeatureReconstructionLoss(LossModule, function=feature_reconstruction_loss, validate=_check_layer_weight_values):
+    pass
 
 
 def gram_matrix(features: torch.Tensor) -> torch.Tensor:
@@ -198,12 +185,13 @@ def gram_matrix(features: torch.Tensor) -> torch.Tensor:
     return gram.to(features.dtype)
 
 
+@renamed_arguments(weight="sample_weight")
 def style_loss(
     pred_features: Features,
     target_features: Features,
     *,
     layer_weights: LayerWeights = None,
-    weight: torch.Tensor | None = None,
+    sample_weight: torch.Tensor | None = None,
     reduction: str = "mean",
 ) -> torch.Tensor:
     r"""Style reconstruction loss: squared Frobenius distance of Gram matrices, summed over layers [Johnson2016]_.
@@ -221,7 +209,7 @@ def style_loss(
             tensor.
         target_features: Features of the style target: the same layers and channels, batch ``N`` or 1.
         layer_weights: Optional non-negative weight per layer.
-        weight: Optional per-sample weights broadcastable to ``(N,)``.
+        sample_weight: Optional per-sample weights broadcastable to ``(N,)``.
         reduction: ``"none"`` | ``"mean"`` | ``"sum"``.
 
     Returns:
@@ -248,29 +236,18 @@ def style_loss(
         p32, t32 = upcast(p, t)
         per = (gram_matrix(p32) - gram_matrix(t32)).square().sum((1, 2))
         total = lam * per if total is None else total + lam * per
-    return reduce_loss(total, reduction, weight, dtype=_result_dtype(items))
+    return reduce_loss(total, reduction, sample_weight, dtype=_result_dtype(items))
 
 
-class StyleLoss(nn.Module):
-    """Module form of :func:`style_loss`."""
-
-    def __init__(self, *, layer_weights: LayerWeights = None, reduction: str = "mean") -> None:
-        super().__init__()
-        _check_layer_weight_values(layer_weights)
-        self.layer_weights = layer_weights
-        self.reduction = reduction
-
-    def forward(self, pred_features: Features, target_features: Features, weight: torch.Tensor | None = None) -> torch.Tensor:
-        return style_loss(pred_features, target_features, layer_weights=self.layer_weights, weight=weight, reduction=self.reduction)
-
-    def extra_repr(self) -> str:
-        return f"layer_weights={self.layer_weights!r}, reduction={self.reduction!r}"
+class StyleLoss(LossModule, function=style_loss, validate=_check_layer_weight_values):
+    pass
 
 
+@renamed_arguments(weight="sample_weight")
 def total_variation_loss(
     images: torch.Tensor,
     *,
-    weight: torch.Tensor | None = None,
+    sample_weight: torch.Tensor | None = None,
     reduction: str = "mean",
 ) -> torch.Tensor:
     r"""Total variation regularizer: mean squared difference of neighbouring pixels, per image [Johnson2016]_.
@@ -284,7 +261,7 @@ def total_variation_loss(
 
     Args:
         images: ``(N, C, H, W)``.
-        weight: Optional per-sample weights broadcastable to ``(N,)``.
+        sample_weight: Optional per-sample weights broadcastable to ``(N,)``.
         reduction: ``"none"`` | ``"mean"`` | ``"sum"``.
 
     Returns:
@@ -315,18 +292,8 @@ def total_variation_loss(
     dh = (x[:, :, 1:, :] - x[:, :, :-1, :]).square().sum((1, 2, 3))
     dw = (x[:, :, :, 1:] - x[:, :, :, :-1]).square().sum((1, 2, 3))
     loss = (dh + dw) / max(c * h * w, 1)
-    return reduce_loss(loss, reduction, weight, dtype=images.dtype)
+    return reduce_loss(loss, reduction, sample_weight, dtype=images.dtype)
 
 
-class TotalVariationLoss(nn.Module):
-    """Module form of :func:`total_variation_loss`."""
-
-    def __init__(self, *, reduction: str = "mean") -> None:
-        super().__init__()
-        self.reduction = reduction
-
-    def forward(self, images: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:
-        return total_variation_loss(images, weight=weight, reduction=self.reduction)
-
-    def extra_repr(self) -> str:
-        return f"reduction={self.reduction!r}"
+class TotalVariationLoss(LossModule, function=total_variation_loss):
+    pass

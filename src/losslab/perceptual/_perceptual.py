@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from .._checks import check_choice, check_floating, check_in_range, check_scalar
+from .._compat import renamed_arguments
 from .._numerics import upcast
 from .._reduction import reduce_loss
 from ._losses import LayerWeights, feature_reconstruction_loss, style_loss, total_variation_loss
@@ -98,6 +99,7 @@ def _normalize_images(x: torch.Tensor, name: str, low: float, high: float, stats
     return torch.cat(channels, dim=1)
 
 
+@renamed_arguments(weight="sample_weight")
 def perceptual_loss(
     pred: torch.Tensor,
     target: torch.Tensor,
@@ -112,7 +114,7 @@ def perceptual_loss(
     normalization: str | tuple | None = "imagenet",
     content_layer_weights: LayerWeights = None,
     style_layer_weights: LayerWeights = None,
-    weight: torch.Tensor | None = None,
+    sample_weight: torch.Tensor | None = None,
     reduction: str = "mean",
 ) -> torch.Tensor:
     r"""Perceptual loss of images through a fixed loss network: content + style + total variation [Johnson2016]_.
@@ -147,7 +149,7 @@ def perceptual_loss(
             per channel, or ``None`` to feed the [0, 1] images as they are.
         content_layer_weights: Optional weight per content layer.
         style_layer_weights: Optional weight per style layer.
-        weight: Optional per-sample weights broadcastable to ``(N,)``.
+        sample_weight: Optional per-sample weights broadcastable to ``(N,)``.
         reduction: ``"none"`` | ``"mean"`` | ``"sum"``.
 
     Returns:
@@ -215,7 +217,7 @@ def perceptual_loss(
             ).to(p.dtype)
     if tw > 0:
         total = total + tw * total_variation_loss(p, reduction="none")
-    return reduce_loss(total, reduction, weight, dtype=pred.dtype)
+    return reduce_loss(total, reduction, sample_weight, dtype=pred.dtype)
 
 
 def _keyed(layer_weights: LayerWeights, layers: tuple) -> LayerWeights:
@@ -303,14 +305,15 @@ class PerceptualLoss(nn.Module):
             self.extractor._apply(fn)
         return super()._apply(fn, recurse)
 
-    def forward(self, pred: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:
+    @renamed_arguments(weight="sample_weight")
+    def forward(self, pred: torch.Tensor, target: torch.Tensor, sample_weight: torch.Tensor | None = None) -> torch.Tensor:
         return perceptual_loss(
             pred, target, extractor=self.extractor,
             content_layers=self.content_layers, style_layers=self.style_layers,
             content_weight=self.content_weight, style_weight=self.style_weight, tv_weight=self.tv_weight,
             input_range=self.input_range, normalization=self.normalization,
             content_layer_weights=self.content_layer_weights, style_layer_weights=self.style_layer_weights,
-            weight=weight, reduction=self.reduction,
+            sample_weight=sample_weight, reduction=self.reduction,
         )
 
     def extra_repr(self) -> str:
