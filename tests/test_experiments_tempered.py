@@ -48,7 +48,7 @@ def test_smoke_profile(tmp_path, name, figure):
 
 def test_same_seed_same_numbers():
     module = load("noise-2d")
-    a, b = module.run("smoke", seed=3), module.run("smoke", seed=3)
+    a, b = module.run("smoke", seed=3, steps=20), module.run("smoke", seed=3, steps=20)
     assert a.metrics["accuracy_mean"] == b.metrics["accuracy_mean"] and a.figures == []
 
 
