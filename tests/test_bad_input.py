@@ -60,8 +60,7 @@ def _positional_names(spec, args) -> list[str]:
 
 
 def _weight_name(spec) -> str:
-    params = inspect.signature(spec.function).parameters
-    return "sample_weight" if "sample_weight" in params else "weight"
+    return "sample_weight"
 
 
 def _float_hyperparameters(fn) -> list[str]:

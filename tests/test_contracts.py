@@ -56,7 +56,38 @@ def test_spec_metadata(spec):
     if spec.weighted:
         assert params["reduction"].default == "mean"
         assert params["reduction"].kind is inspect.Parameter.KEYWORD_ONLY
-        assert params[_weight_name(spec)].kind is inspect.Parameter.KEYWORD_ONLY
+        assert params["sample_weight"].kind is inspect.Parameter.KEYWORD_ONLY
+
+
+def _public_callables():
+    """Every public function, and every public class's constructor and call methods."""
+    for name in losslab.__all__:
+        obj = getattr(losslab, name)
+        if inspect.isfunction(obj):
+            yield name, obj
+        elif inspect.isclass(obj):
+            for method in ("__init__", "forward", "generator"):
+                if method in vars(obj) or (method == "__init__" and hasattr(obj, "_hyperparameters")):
+                    yield f"{name}.{method}", obj if method == "__init__" else getattr(obj, method)
+
+
+def test_no_argument_is_named_weight():
+    """torch's ``weight`` is per-class in cross-entropy: no public loss, module or method takes a bare ``weight``
+    (per-element weights are ``sample_weight``, per-class ``class_weight``)."""
+    offenders = [name for name, fn in _public_callables() if "weight" in inspect.signature(fn).parameters]
+    assert offenders == []
+
+
+@pytest.mark.parametrize("spec", WEIGHTED, ids=[s.name for s in WEIGHTED])
+def test_old_weight_name_raises_naming_the_new_one(spec):
+    args, kwargs = _call(spec)
+    params = inspect.signature(spec.function).parameters
+    new = "class_weight" if "class_weight" in params and spec.name.endswith("dice_loss") and "generalized" not in spec.name else "sample_weight"
+    with pytest.raises(TypeError, match=f"`weight` was renamed to `{new}`"):
+        spec.function(*args, **kwargs, weight=torch.ones(()))
+    if spec.module is not None and spec.extra.get("module_call", True):
+        with pytest.raises(TypeError, match=f"`weight` was renamed to `{new}`"):
+            spec.module(**kwargs)(*args, weight=torch.ones(()))
 
 
 @pytest.mark.parametrize("spec", WEIGHTED, ids=[s.name for s in WEIGHTED])
@@ -70,16 +101,10 @@ def test_reductions_agree(spec):
         spec.function(*args, **kwargs, reduction="avg")
 
 
-def _weight_name(spec) -> str:
-    """``sample_weight`` (the convention) or ``weight`` (the name before the rename)."""
-    params = inspect.signature(spec.function).parameters
-    return "sample_weight" if "sample_weight" in params else "weight"
-
-
 @pytest.mark.parametrize("spec", PER_SAMPLE, ids=[s.name for s in PER_SAMPLE])
 def test_weight_invariances(spec):
     args, kwargs = _call(spec)
-    w = _weight_name(spec)
+    w = "sample_weight"
     n = args[0].shape[0]
     none = spec.function(*args, **kwargs, reduction="none")
     # unit weights == no weights

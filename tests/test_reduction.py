@@ -165,3 +165,33 @@ def test_iou_balanced_weight_shape_checked_before_use():
     w = "sample_weight" if "sample_weight" in inspect.signature(fn).parameters else "weight"
     with pytest.raises(ValueError, match=r"weight: expected a shape broadcastable to the unreduced loss \(6, 3\)"):
         fn(logits, target, ious, **{w: torch.ones(5, 3)})
+
+
+def test_target_class_weight_is_torch_class_weighted_mean():
+    # oracle: F.cross_entropy(weight=...) divides by the summed weights of the targets' classes
+    g = torch.Generator().manual_seed(3)
+    logits = torch.randn(7, 4, dtype=torch.float64, generator=g)
+    target = torch.tensor([0, 1, 2, 3, -100, 1, 1])
+    cw = torch.tensor([0.5, 2.0, 1.0, 3.0], dtype=torch.float64)
+    expected = torch.nn.functional.cross_entropy(logits, target, weight=cw, ignore_index=-100)
+    safe = target.clamp_min(0)
+    tcw = cw[safe]
+    nll = -logits.log_softmax(1).gather(1, safe[:, None]).squeeze(1) * tcw
+    got = reduce_loss(nll, "mean", mask=target != -100, target_class_weight=tcw)
+    torch.testing.assert_close(got, expected)
+    # with per-sample weights: sum(u w l) / sum(u w)
+    u = torch.rand(7, dtype=torch.float64, generator=g)
+    m = (target != -100).double()
+    torch.testing.assert_close(
+        reduce_loss(nll, "mean", u, mask=target != -100, target_class_weight=tcw), (u * nll * m).sum() / (u * tcw * m).sum()
+    )
+    # "sum" and "none" ignore it; a normalizer overrides it
+    torch.testing.assert_close(reduce_loss(nll, "sum", target_class_weight=tcw), nll.sum())
+    torch.testing.assert_close(reduce_loss(nll, "mean", normalizer=2.0, target_class_weight=tcw), nll.sum() / 2)
+
+
+def test_distributed_without_a_process_group_is_the_local_mean():
+    loss = torch.tensor([1.0, 2.0, 3.0, 4.0])
+    w = torch.tensor([1.0, 0.0, 1.0, 2.0])
+    for kw in ({}, {"sample_weight": w}, {"normalizer": 3.0}, {"normalizer": torch.tensor(0.0)}):
+        torch.testing.assert_close(reduce_loss(loss, distributed=True, **kw), reduce_loss(loss, **kw))

@@ -520,3 +520,33 @@ def test_gradient_difference_loss_without_neighbours_is_zero_on_the_graph(shape,
     torch.testing.assert_close(gradient_difference_loss(p, t, alpha=alpha, reduction="none"), expected)
     if all(s <= 1 for s in shape[2:]):
         assert torch.equal(pred.grad, torch.zeros(shape))
+
+
+@pytest.mark.parametrize("fn,link", [
+    (dice_loss, lambda x: x.softmax(1)),
+    (losslab.softmax_dice_loss, lambda x: x),
+    (losslab.sigmoid_dice_loss, lambda x: x),
+])
+def test_dice_class_weight_is_the_class_weighted_mean(fn, link):
+    g = torch.Generator().manual_seed(11)
+    x = torch.randn(3, 4, 5, 5, generator=g, dtype=torch.float64)
+    target = torch.randint(0, 4, (3, 5, 5), generator=g)
+    if fn is losslab.sigmoid_dice_loss:
+        target = F.one_hot(target, 4).movedim(-1, 1).double()
+    inp = link(x)
+    cw = torch.tensor([0.0, 1.0, 2.0, 3.0], dtype=torch.float64)
+    per_class = fn(inp, target, reduction="none")  # (N, C)
+    # by hand: sum_n sum_c w_c l_nc / (N sum_c w_c)
+    torch.testing.assert_close(fn(inp, target, class_weight=cw), (per_class * cw).sum() / (3 * cw.sum()))
+    torch.testing.assert_close(fn(inp, target, class_weight=cw, reduction="none"), per_class * cw)
+    # with per-sample weights too: the product of both
+    sw = torch.tensor([[1.0], [0.0], [2.0]], dtype=torch.float64)
+    torch.testing.assert_close(
+        fn(inp, target, class_weight=cw, sample_weight=sw, reduction="sum"), (per_class * cw * sw).sum()
+    )
+    with pytest.raises(ValueError, match=r"class_weight: expected shape \(3,\)"):
+        fn(inp, target, class_weight=cw, include_background=False)
+    with pytest.raises(ValueError, match="class_weight: expected values in"):
+        fn(inp, target, class_weight=-cw)
+    with pytest.raises(TypeError, match="`weight` was renamed to `class_weight`"):
+        fn(inp, target, weight=cw)

@@ -138,11 +138,11 @@ ROWS: dict[str, list[tuple[str, str, str]]] = {
     ],
     "MONAI (monai.losses)": [
         ("DiceLoss(sigmoid=, softmax=, to_onehot_y=, include_background, batch, smooth_nr, smooth_dr)",
-         "dice_loss(probs, target, include_background=, batch=, smooth=) / softmax_dice_loss(logits, target) / "
+         "dice_loss(probs, target, include_background=, batch=, smooth=, class_weight=) / softmax_dice_loss(logits, target) / "
          "sigmoid_dice_loss(logits, target)",
          "The activation flag becomes the function; index targets `(N, *)` are accepted directly (no channel "
-         "dim, no `to_onehot_y`). Same values; MONAI averages `weight` over all entries, here \"mean\" divides by "
-         "the sum of the weights."),
+         "dim, no `to_onehot_y`). Same values; MONAI's per-class `weight` is `class_weight`: MONAI averages it "
+         "over all entries, here \"mean\" divides by the sum of the weights."),
         ("GeneralizedDiceLoss(w_type='square')",
          "generalized_dice_loss(probs, target, weight_type=, absent_weight=)",
          "`absent_weight=\"max\"` (the default) is MONAI's treatment of classes absent from the target."),
@@ -248,13 +248,8 @@ def _calls(cell: str) -> list[tuple[str, list[str]]]:
 
 
 def _resolve(function, keyword: str) -> str | None:
-    """The function's parameter for ``keyword`` (``sample_weight`` is still ``weight`` in some functions)."""
-    params = inspect.signature(function).parameters
-    if keyword in params:
-        return keyword
-    if keyword == "sample_weight" and "weight" in params:
-        return "weight"
-    return None
+    """``keyword`` if the function takes it, else ``None``."""
+    return keyword if keyword in inspect.signature(function).parameters else None
 
 
 def check() -> list[str]:
@@ -308,15 +303,9 @@ def render() -> str:
     problems = check()
     if problems:
         raise ValueError("migration table out of date:\n" + "\n".join(problems))
-    import losslab
 
-    old_name = sorted(n for n in losslab.__all__ if callable(getattr(losslab, n)) and not inspect.isclass(getattr(
-        losslab, n)) and "weight" in inspect.signature(getattr(losslab, n)).parameters)
     out = ["Conventions that hold for every row:", ""]
     out += [f"- {c}" for c in COMMON]
-    if old_name:
-        out += [f"- *While the rename lands*, {len(old_name)} functions still call their per-element weights "
-                "`weight`; the rows below show each function's current argument name."]
     out += [""]
     for library, rows in ROWS.items():
         out += [f"## {library}", "", "| peer | losslab | differences |", "|---|---|---|"]

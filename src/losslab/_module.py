@@ -86,7 +86,7 @@ class LossModule(nn.Module):
         for name, value in values.items():
             _check_hyperparameter(name, value)
             if isinstance(value, torch.Tensor):
-                self.register_buffer(name, value, persistent=False)
+                self.register_buffer(name, value)
             else:
                 setattr(self, name, value)
         if cls._validate is not None:
@@ -97,7 +97,8 @@ class LossModule(nn.Module):
         return {name: getattr(self, name) for name in type(self)._hyperparameters}
 
     def forward(self, *inputs: torch.Tensor, **call_kwargs: Any) -> torch.Tensor:
-        unknown = set(call_kwargs) - type(self)._call_time
+        # an old argument name (``weight``) goes on to the function, whose TypeError names its replacement
+        unknown = set(call_kwargs) - type(self)._call_time - {"weight"}
         if unknown:
             raise TypeError(
                 f"{type(self).__name__}.forward: unexpected argument {sorted(unknown)[0]!r}; hyperparameters are "

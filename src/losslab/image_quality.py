@@ -24,6 +24,7 @@ import torch
 import torch.nn.functional as F
 
 from ._checks import check_finite, check_floating, check_same_shape, check_scalar, finite_extremes, validation_enabled
+from ._compat import renamed_arguments
 from ._module import LossModule
 from ._numerics import upcast
 from ._reduction import reduce_loss
@@ -158,6 +159,7 @@ def _float32_region(pred: torch.Tensor, target: torch.Tensor):
 # losses
 
 
+@renamed_arguments(weight="sample_weight")
 def ssim_loss(
     pred: torch.Tensor,
     target: torch.Tensor,
@@ -241,6 +243,7 @@ def ssim_loss(
     return reduce_loss(loss, reduction, sample_weight, dtype=out_dtype)
 
 
+@renamed_arguments(weight="sample_weight")
 def ms_ssim_loss(
     pred: torch.Tensor,
     target: torch.Tensor,
@@ -332,6 +335,7 @@ def ms_ssim_loss(
     return reduce_loss(loss, reduction, sample_weight, dtype=out_dtype)
 
 
+@renamed_arguments(weight="sample_weight")
 def charbonnier_loss(
     pred: torch.Tensor,
     target: torch.Tensor,

@@ -12,6 +12,7 @@ import torch
 import torch.nn.functional as F
 
 from ._checks import check_finite, check_floating, check_reduction, check_same_shape, check_scalar
+from ._compat import renamed_arguments
 from ._module import LossModule
 from ._numerics import upcast
 from ._reduction import reduce_loss
@@ -39,6 +40,7 @@ def _check_mape_eps(eps: float) -> float:
     return check_scalar(eps, "eps", low=0.0, low_inclusive=False)
 
 
+@renamed_arguments(weight="sample_weight")
 def mean_absolute_percentage_error(
     pred: torch.Tensor,
     target: torch.Tensor,
@@ -107,6 +109,7 @@ def _check_cosine(*, dim: int = 1, eps: float = 1e-8, **_: object) -> tuple[int,
     return dim, check_scalar(eps, "eps", low=0.0, low_inclusive=False)
 
 
+@renamed_arguments(weight="sample_weight")
 def cosine_similarity_loss(
     pred: torch.Tensor,
     target: torch.Tensor,

@@ -87,6 +87,7 @@ def _check_smooth_l1_hyperparameters(
     )
 
 
+@renamed_arguments(weight="sample_weight")
 def iou_balanced_sigmoid_focal_loss(
     logits: torch.Tensor,
     target: torch.Tensor,

@@ -7,6 +7,7 @@ import torch
 import torch.nn.functional as F
 
 from .._checks import check_finite, check_floating, check_in_range, check_same_shape, check_scalar
+from .._compat import renamed_arguments
 from .._module import LossModule
 from .._numerics import upcast
 from .._reduction import check_normalizer, reduce_loss
@@ -31,6 +32,7 @@ def _quality_pair(logits: torch.Tensor, target: torch.Tensor, hint: str) -> tupl
     return x, y.to(x.dtype)
 
 
+@renamed_arguments(weight="sample_weight")
 def quality_focal_loss(
     logits: torch.Tensor,
     target: torch.Tensor,
@@ -99,6 +101,7 @@ def quality_focal_loss(
     return reduce_loss(loss, reduction, sample_weight, normalizer=normalizer, dtype=logits.dtype)
 
 
+@renamed_arguments(weight="sample_weight")
 def distribution_focal_loss(
     logits: torch.Tensor,
     target: torch.Tensor,
@@ -173,6 +176,7 @@ def distribution_focal_loss(
     return reduce_loss(loss, reduction, sample_weight, normalizer=normalizer, dtype=logits.dtype)
 
 
+@renamed_arguments(weight="sample_weight")
 def varifocal_loss(
     logits: torch.Tensor,
     target: torch.Tensor,

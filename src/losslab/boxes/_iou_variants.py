@@ -6,6 +6,7 @@ from __future__ import annotations
 import torch
 
 from .._checks import check_choice, check_scalar
+from .._compat import renamed_arguments
 from .._module import LossModule
 from .._reduction import reduce_loss
 from ._geometry import _FOUR_OVER_PI2, _aspect_angle_difference, _box_terms, _pair_loss, _prepare, _ratio
@@ -38,6 +39,7 @@ def _extents(b: torch.Tensor, t: torch.Tensor):
     return w1, h1, w2, h2, cw, ch, dx, dy
 
 
+@renamed_arguments(weight="sample_weight")
 def efficient_iou_loss(
     boxes: torch.Tensor,
     target: torch.Tensor,
@@ -99,6 +101,7 @@ def efficient_iou_loss(
     return reduce_loss(loss, reduction, sample_weight, dtype=boxes.dtype)
 
 
+@renamed_arguments(weight="sample_weight")
 def scylla_iou_loss(
     boxes: torch.Tensor,
     target: torch.Tensor,
@@ -184,6 +187,7 @@ def scylla_iou_loss(
     return reduce_loss(loss, reduction, sample_weight, dtype=boxes.dtype)
 
 
+@renamed_arguments(weight="sample_weight")
 def alpha_iou_loss(
     boxes: torch.Tensor,
     target: torch.Tensor,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
+
 from .._checks import check_finite, check_probabilities, check_reduction
 from .._compat import renamed_arguments
 from .._module import LossModule

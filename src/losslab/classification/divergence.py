@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import torch
+
 from .._checks import (
     check_class_indices,
     check_floating,

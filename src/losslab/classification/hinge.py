@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import torch
+
 from .._checks import check_finite, check_floating, check_reduction, check_same_shape, check_tensor, check_values_in
 from .._compat import renamed_arguments
 from .._module import LossModule

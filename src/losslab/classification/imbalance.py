@@ -30,6 +30,7 @@ from .._checks import (
     check_scalar,
     check_tensor,
 )
+from .._compat import renamed_arguments
 from .._module import LossModule
 from .._numerics import upcast
 from .._reduction import reduce_loss
@@ -60,6 +61,7 @@ def _check_asl(
     )
 
 
+@renamed_arguments(weight="sample_weight")
 def asymmetric_loss(
     logits: torch.Tensor,
     target: torch.Tensor,
@@ -149,6 +151,7 @@ class AsymmetricLoss(LossModule, function=asymmetric_loss, validate=_validate_as
 # poly-1
 
 
+@renamed_arguments(weight="sample_weight")
 def poly1_cross_entropy(
     logits: torch.Tensor,
     target: torch.Tensor,
@@ -235,6 +238,7 @@ def _check_prior(class_prior: torch.Tensor | None, num_classes: int | None = Non
     return check_class_vector(class_prior, "class_prior", num_classes, positive=True)
 
 
+@renamed_arguments(weight="sample_weight")
 def logit_adjusted_cross_entropy(
     logits: torch.Tensor,
     target: torch.Tensor,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import torch
 
 from .._checks import check_reduction, check_scalar, check_values_in
+from .._compat import renamed_arguments
 from .._module import LossModule
 from .._numerics import upcast
 from .._reduction import reduce_loss
@@ -24,6 +25,7 @@ def _weighted_by_target(loss: torch.Tensor, t: ClassTarget) -> torch.Tensor:
     return loss if tw is None else loss * tw
 
 
+@renamed_arguments(weight="sample_weight")
 def categorical_hinge_loss(
     pred: torch.Tensor,
     target: torch.Tensor,
@@ -106,6 +108,7 @@ def _check_multiclass_hinge(*, p: int = 1, margin: float = 1.0, **_: object) -> 
     return int(p), check_scalar(margin, "margin", low=0.0)
 
 
+@renamed_arguments(weight="sample_weight")
 def multiclass_hinge_loss(
     pred: torch.Tensor,
     target: torch.Tensor,

@@ -27,6 +27,7 @@ import torch
 import torch.nn.functional as F
 
 from .._checks import check_choice, check_reduction, check_scalar
+from .._compat import renamed_arguments
 from .._module import LossModule
 from .._numerics import upcast
 from .._reduction import reduce_loss
@@ -82,6 +83,7 @@ def _log_probs(logits: torch.Tensor) -> torch.Tensor:
 # generalized cross-entropy
 
 
+@renamed_arguments(weight="sample_weight")
 def generalized_cross_entropy(
     logits: torch.Tensor,
     target: torch.Tensor,
@@ -161,6 +163,7 @@ class GeneralizedCrossEntropyLoss(LossModule, function=generalized_cross_entropy
 # Taylor cross-entropy
 
 
+@renamed_arguments(weight="sample_weight")
 def taylor_cross_entropy(
     logits: torch.Tensor,
     target: torch.Tensor,
@@ -255,6 +258,7 @@ def _weighted_by_target(loss: torch.Tensor, t: ClassTarget) -> torch.Tensor:
     return loss if tw is None else loss * tw
 
 
+@renamed_arguments(weight="sample_weight")
 def reverse_cross_entropy(
     logits: torch.Tensor,
     target: torch.Tensor,
@@ -327,6 +331,7 @@ class ReverseCrossEntropyLoss(LossModule, function=reverse_cross_entropy, valida
     pass
 
 
+@renamed_arguments(weight="sample_weight")
 def symmetric_cross_entropy(
     logits: torch.Tensor,
     target: torch.Tensor,
@@ -411,6 +416,7 @@ def _normalized_focal(t: ClassTarget, log_p: torch.Tensor, gamma: float) -> torc
     return t.expect(lambda f: f, focal) / focal.sum(1)
 
 
+@renamed_arguments(weight="sample_weight")
 def normalized_cross_entropy(
     logits: torch.Tensor,
     target: torch.Tensor,
@@ -495,6 +501,7 @@ def _check_apl(
     return active, passive, alpha, beta, gamma, log_zero
 
 
+@renamed_arguments(weight="sample_weight")
 def active_passive_loss(
     logits: torch.Tensor,
     target: torch.Tensor,
@@ -605,6 +612,7 @@ def _check_bootstrap(*, beta: float | None = None, mode: str = "soft", **_: obje
     return beta, mode
 
 
+@renamed_arguments(weight="sample_weight")
 def bootstrapped_cross_entropy(
     logits: torch.Tensor,
     target: torch.Tensor,

@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from typing import Union
 
 import torch
+
 from .._checks import check_all_finite, check_finite, check_floating, check_scalar
 from .._compat import renamed_arguments
 from .._module import LossModule

@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 from .._checks import check_floating, check_in_range, check_same_shape, check_scalar
+from .._compat import renamed_arguments
 from .._module import LossModule
 from .._numerics import safe_sqrt, upcast
 from .._reduction import reduce_loss
@@ -191,6 +192,7 @@ class LPIPSNetwork(nn.Module):
         return maps
 
 
+@renamed_arguments(weight="sample_weight")
 def lpips_distance(
     pred: torch.Tensor,
     target: torch.Tensor,

@@ -6,6 +6,7 @@ import torch
 import torch.nn.functional as F
 
 from .._checks import check_scalar
+from .._compat import renamed_arguments
 from .._module import LossModule
 from .._numerics import safe_div
 from .._reduction import reduce_loss
@@ -60,6 +61,7 @@ def soft_skeleton(x: torch.Tensor, iterations: int) -> torch.Tensor:
     return skel
 
 
+@renamed_arguments(weight="sample_weight")
 def soft_cldice_loss(
     probs: torch.Tensor,
     target: torch.Tensor,

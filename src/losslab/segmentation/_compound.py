@@ -6,6 +6,7 @@ import torch
 import torch.nn.functional as F
 
 from .._checks import check_scalar
+from .._compat import renamed_arguments
 from .._module import LossModule
 from .._numerics import upcast
 from .._reduction import reduce_loss
@@ -74,6 +75,7 @@ def _compound(
     return reduce_loss(loss, reduction, sample_weight, mask=mask, dtype=out_dtype(logits))
 
 
+@renamed_arguments(weight="sample_weight")
 def dice_cross_entropy_loss(
     logits: torch.Tensor,
     target: torch.Tensor,
@@ -155,6 +157,7 @@ class DiceCrossEntropyLoss(LossModule, function=dice_cross_entropy_loss, validat
     pass
 
 
+@renamed_arguments(weight="sample_weight")
 def dice_focal_loss(
     logits: torch.Tensor,
     target: torch.Tensor,

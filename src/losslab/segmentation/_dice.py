@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import torch
+
 from .._checks import check_choice, check_ignore_index, check_scalar
 from .._compat import renamed_arguments
 from .._module import LossModule

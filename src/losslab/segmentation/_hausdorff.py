@@ -8,6 +8,7 @@ from typing import cast
 import torch
 
 from .._checks import check_choice, check_scalar
+from .._compat import renamed_arguments
 from .._module import LossModule
 from .._reduction import reduce_loss
 from .._targets import INDEX, one_hot
@@ -39,6 +40,7 @@ def unsigned_distance(
     return torch.where(boundary, d, torch.zeros_like(d))
 
 
+@renamed_arguments(weight="sample_weight")
 def hausdorff_distance_loss(
     probs: torch.Tensor,
     target: torch.Tensor,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from .._checks import check_finite, check_ignore_index, check_floating, check_min_ndim, check_tensor
+from .._checks import check_finite, check_floating, check_ignore_index, check_min_ndim, check_tensor
 from .._numerics import upcast
 from .._targets import INDEX, check_class_target, target_kind
 from ._common import _batch_sums, _class_sums

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import torch
 
+from .._compat import renamed_arguments
 from .._module import LossModule
 from .._numerics import safe_div
 from .._reduction import reduce_loss
@@ -27,6 +28,7 @@ def _dice(
     return loss, mask
 
 
+@renamed_arguments(weight="class_weight")
 def softmax_dice_loss(
     logits: torch.Tensor,
     target: torch.Tensor,
@@ -93,6 +95,7 @@ def softmax_dice_loss(
     )
 
 
+@renamed_arguments(weight="class_weight")
 def sigmoid_dice_loss(
     logits: torch.Tensor,
     target: torch.Tensor,
@@ -164,6 +167,7 @@ class SigmoidDiceLoss(LossModule, function=sigmoid_dice_loss, validate=_check_di
     pass
 
 
+@renamed_arguments(weight="sample_weight")
 def softmax_generalized_dice_loss(
     logits: torch.Tensor,
     target: torch.Tensor,
@@ -259,6 +263,7 @@ def _tversky_logits(
     )
 
 
+@renamed_arguments(weight="sample_weight")
 def softmax_tversky_loss(
     logits: torch.Tensor,
     target: torch.Tensor,
@@ -319,6 +324,7 @@ def softmax_tversky_loss(
     )
 
 
+@renamed_arguments(weight="sample_weight")
 def sigmoid_tversky_loss(
     logits: torch.Tensor,
     target: torch.Tensor,

@@ -7,7 +7,16 @@ from collections.abc import Sequence
 
 import torch
 
-from .._checks import check_choice, check_ignore_index, check_finite, check_floating, check_min_ndim, check_tensor, check_values_in
+from .._checks import (
+    check_choice,
+    check_finite,
+    check_floating,
+    check_ignore_index,
+    check_min_ndim,
+    check_tensor,
+    check_values_in,
+)
+from .._compat import renamed_arguments
 from .._module import LossModule
 from .._numerics import upcast
 from .._reduction import reduce_loss
@@ -39,6 +48,7 @@ def lovasz_extension_sorted(errors_sorted: torch.Tensor, fg_sorted: torch.Tensor
     return (errors_sorted * grad).sum(-1)
 
 
+@renamed_arguments(weight="sample_weight")
 def lovasz_softmax_loss(
     logits: torch.Tensor,
     target: torch.Tensor,
@@ -169,6 +179,7 @@ class LovaszSoftmaxLoss(LossModule, function=lovasz_softmax_loss, validate=_chec
     pass
 
 
+@renamed_arguments(weight="sample_weight")
 def lovasz_hinge_loss(
     logits: torch.Tensor,
     target: torch.Tensor,

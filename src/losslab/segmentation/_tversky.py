@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 
 from .._checks import check_scalar
+from .._compat import renamed_arguments
 from .._module import LossModule
 from .._numerics import safe_div
 from .._reduction import reduce_loss
@@ -38,6 +39,7 @@ def focal_power(base: torch.Tensor, gamma: float) -> torch.Tensor:
     return torch.where(ok, safe.pow(gamma), torch.zeros_like(base))
 
 
+@renamed_arguments(weight="sample_weight")
 def tversky_loss(
     probs: torch.Tensor,
     target: torch.Tensor,
@@ -131,6 +133,7 @@ class TverskyLoss(LossModule, function=tversky_loss, validate=_check_tversky_mod
     pass
 
 
+@renamed_arguments(weight="sample_weight")
 def focal_tversky_loss(
     probs: torch.Tensor,
     target: torch.Tensor,
