@@ -26,9 +26,20 @@ import torch.nn.functional as F
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import losslab
 from losslab import sigmoid_focal_loss, softmax_focal_loss
 
 F64 = torch.float64
+
+
+@pytest.fixture(autouse=True, params=[True, False], ids=["fast-path", "reference"])
+def _path(request):
+    """Every test runs twice: with the CPU fast path (losslab._kernels) and with the reference formula, so both
+    are pinned to the paper's float64 values (and hence to each other)."""
+    with losslab.fast_paths(request.param):
+        yield
+
+
 SETTINGS = settings(max_examples=40, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
 
 DTYPES = st.sampled_from([torch.float32, torch.float64])
@@ -249,10 +260,10 @@ def test_softmax_focal_confident_predictions_are_relatively_accurate(gamma, dens
 def test_softmax_focal_index_forward_over_several_eager_blocks():
     # more elements than one eager block of the index forward (focal._GATHER_CHUNK): the blocked kernel equals
     # the float64 formula row for row
-    from losslab import focal as focal_module
+    from losslab import _kernels
 
     c = 7
-    n = focal_module._GATHER_CHUNK // c * 2 + 11
+    n = _kernels._GATHER_CHUNK // c * 2 + 11
     g = torch.Generator().manual_seed(3)
     x = torch.randn(n, c, generator=g) * 6
     idx = torch.randint(0, c, (n,), generator=g)

@@ -65,6 +65,22 @@ def safe_log(x: torch.Tensor, fill: float = 0.0) -> torch.Tensor:
     return torch.where(ok, torch.where(ok, x, torch.ones_like(x)).log(), torch.full_like(x, fill))
 
 
+def log_softmax(x: torch.Tensor, dim: int) -> torch.Tensor:
+    r"""``log softmax(x)`` along ``dim``, accurate to a few ulps *relative* also for the largest class.
+
+    :math:`\log p_c = (x_c - m) - \operatorname{log1p}(\sum_{c' \ne c^*} e^{x_{c'} - m})`, with :math:`m` the
+    maximum, reached at :math:`c^*`: two terms of one sign. ``torch.log_softmax`` takes the log of a sum that
+    includes the maximum's :math:`e^0 = 1`, exact only to one ulp of 1, so a confident class's
+    :math:`\log p = -10^{-9}` comes out 0 in float32 (and :math:`1 - p` with it). ``m`` is gathered, not detached,
+    so autograd gives the softmax gradient; the top class's :math:`x_{c^*} - m` is written as the constant 0, so
+    its gradient :math:`1 - p_{c^*}` comes from the ``log1p`` term alone, not as the cancelling sum ``1 - p``.
+    """
+    top = x.argmax(dim, keepdim=True)
+    z = (x - x.gather(dim, top)).scatter(dim, top, 0.0)
+    rest = torch.exp(z).scatter(dim, top, 0.0).sum(dim, keepdim=True)  # every class but one maximum
+    return z - torch.log1p(rest)
+
+
 def log1mexp(x: torch.Tensor) -> torch.Tensor:
     """``log(1 - exp(x))`` for ``x <= 0`` (Maechler's two-branch form, accurate everywhere)."""
     x = x.clamp_max(0)
