@@ -12,7 +12,7 @@ from ..distributed import per_process_share
 from ._common import _with_class_weight
 from ._dice import _check_dice, _check_gdl, _gdl_weights
 from ._helpers import keep_classes, out_dtype, prepare_logits, region_sums
-from ._tversky import check_tversky, tversky_index
+from ._tversky import _check_tversky_module, check_tversky, tversky_index
 
 
 def _dice(
@@ -383,10 +383,6 @@ def sigmoid_tversky_loss(
         "sigmoid", "sigmoid_tversky_loss", logits, target, alpha, beta, smooth, include_background, batch,
         ignore_index, distributed, sample_weight, reduction,
     )
-
-
-def _check_tversky_module(alpha: float, beta: float, smooth: float, **_: object) -> None:
-    check_tversky(alpha, beta, smooth)
 
 
 class SoftmaxTverskyLoss(LossModule, function=softmax_tversky_loss, validate=_check_tversky_module):

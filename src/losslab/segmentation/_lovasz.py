@@ -243,8 +243,7 @@ def lovasz_hinge_loss(
                 f"size 1), got {tuple(target.shape)}"
             )
     if ignore_index is not None:
-        if isinstance(ignore_index, bool) or not isinstance(ignore_index, int):
-            raise TypeError(f"ignore_index: expected an int or None, got {type(ignore_index).__name__}")
+        check_ignore_index(ignore_index)
         if ignore_index in (0, 1):
             raise ValueError(f"ignore_index: {ignore_index} is a label of the binary target; use e.g. 255 or -100")
         if target.is_floating_point():
