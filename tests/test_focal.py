@@ -548,3 +548,72 @@ def test_softmax_focal_logits_at_float_range_give_no_nan():
         assert torch.isfinite(g).all()
         if target.ndim == 1:
             torch.testing.assert_close(g, torch.tensor([[1.0, -1.0, 0.0]]))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# options users expect (issue 15) and torch.func (issue 14)
+
+
+def test_sigmoid_focal_pos_weight_is_torchs():
+    g = torch.Generator().manual_seed(3)
+    x = torch.randn(6, 4, generator=g, dtype=F64) * 3
+    y = (torch.rand(6, 4, generator=g, dtype=F64) > 0.5).to(F64)
+    pw = torch.tensor([1.0, 2.0, 0.5, 4.0], dtype=F64)
+    for fast in (True, False):
+        with losslab.fast_paths(fast):
+            ours = sigmoid_focal_loss(x, y, gamma=0.0, alpha=None, pos_weight=pw, reduction="none")
+        torch.testing.assert_close(ours, F.binary_cross_entropy_with_logits(x, y, pos_weight=pw, reduction="none"))
+    # with focusing: pos_weight scales only the positive term of the cross-entropy
+    p = torch.sigmoid(x)
+    expected = -(pw * y * torch.log(p) + (1 - y) * torch.log1p(-p)) * (p * (1 - y) + (1 - p) * y) ** 2
+    torch.testing.assert_close(sigmoid_focal_loss(x, y, alpha=None, pos_weight=pw, reduction="none"), expected)
+
+
+def test_sigmoid_focal_per_class_alpha_smoothing_and_ignore_index():
+    g = torch.Generator().manual_seed(4)
+    x = torch.randn(5, 3, 2, generator=g, dtype=F64) * 2
+    y = (torch.rand(5, 3, 2, generator=g, dtype=F64) > 0.7).to(F64)
+    alpha = torch.tensor([0.1, 0.5, 0.9], dtype=F64)
+    a = alpha.reshape(3, 1)
+    at = a * y + (1 - a) * (1 - y)
+    plain = sigmoid_focal_loss(x, y, alpha=None, reduction="none")
+    torch.testing.assert_close(sigmoid_focal_loss(x, y, alpha=alpha, reduction="none"), at * plain)
+    # label smoothing == the smoothed targets
+    torch.testing.assert_close(
+        sigmoid_focal_loss(x, y, label_smoothing=0.2, reduction="none"),
+        sigmoid_focal_loss(x, y * 0.8 + 0.1, reduction="none"),
+    )
+    # ignore_index == removing the positions from the mean
+    t = y.clone()
+    t[0, 0, 0] = -1
+    t[3, 2, 1] = -1
+    keep = t != -1
+    for fast in (True, False):
+        with losslab.fast_paths(fast):
+            got = sigmoid_focal_loss(x, t, ignore_index=-1)
+        torch.testing.assert_close(got, sigmoid_focal_loss(x[keep], y[keep]))
+    with pytest.raises(ValueError, match="alpha: expected a per-class tensor"):
+        sigmoid_focal_loss(x, y, alpha=torch.tensor([0.1, 0.2], dtype=F64))
+
+
+def test_softmax_focal_label_smoothing_is_torchs_convention():
+    g = torch.Generator().manual_seed(5)
+    x = torch.randn(7, 4, generator=g, dtype=F64)
+    t = torch.randint(0, 4, (7,), generator=g)
+    torch.testing.assert_close(softmax_focal_loss(x, t, gamma=0.0, label_smoothing=0.2),
+                               F.cross_entropy(x, t, label_smoothing=0.2))
+    dense = F.one_hot(t, 4).to(F64) * 0.8 + 0.05
+    torch.testing.assert_close(softmax_focal_loss(x, t, label_smoothing=0.2), softmax_focal_loss(x, dense))
+
+
+@pytest.mark.parametrize("name", ["sigmoid_focal_loss", "softmax_focal_loss"])
+def test_focal_under_torch_func(name):
+    fn = getattr(losslab, name)
+    g = torch.Generator().manual_seed(6)
+    x = torch.randn(4, 3, generator=g, dtype=F64)
+    y = torch.rand(4, 3, generator=g, dtype=F64) if name.startswith("sigmoid") else torch.tensor([0, 2, 1, 1])
+    leaf = x.clone().requires_grad_()
+    fn(leaf, y).backward()
+    torch.testing.assert_close(torch.func.grad(lambda a: fn(a, y))(x), leaf.grad)
+    per_row = torch.func.vmap(lambda a, b: fn(a[None], b[None]))(x, y)
+    torch.testing.assert_close(per_row, fn(x, y, reduction="none").reshape(4, -1).mean(1))
