@@ -265,7 +265,6 @@ def complete_box_iou_loss(
     return reduce_loss(loss, reduction, sample_weight, dtype=boxes.dtype)
 
 
-
 class IoULoss(LossModule, function=iou_loss, validate=_check_hyperparameters):
     pass
 
