@@ -168,3 +168,57 @@ def test_runs_on_meta(spec):
         out = spec.function(*meta_args, **_kwargs_to(kwargs, "meta"))
     assert out.device.type == "meta"
     assert ops.total() < 1000, f"{spec.name}: {ops.total()} ops"
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# the validation policy on accelerators
+
+
+def test_accelerator_tensors_are_validated_on_the_first_calls_only(monkeypatch):
+    from losslab import _checks
+
+    reads = []
+    monkeypatch.setattr(_checks, "_extremes", lambda x, *extra: reads.append(x.device.type) or [0.0, 0.0])
+
+    def loss_step(x):
+        _checks.check_finite(x, "logits", "some_loss")
+
+    meta = torch.empty(4, device="meta")
+    with losslab.validation(True):
+        for _ in range(20):
+            loss_step(meta)
+            loss_step(torch.zeros(4))
+    assert reads.count("meta") == _checks._FIRST_CALLS and reads.count("cpu") == 20
+    reads.clear()
+    with losslab.validation("always"):
+        for _ in range(20):
+            loss_step(meta)
+    assert reads.count("meta") == 20
+    reads.clear()
+    with losslab.validation(False):
+        loss_step(meta)
+    assert reads == []
+    with pytest.raises(TypeError, match="enabled: expected True, False or 'always'"):
+        losslab.set_validation("sometimes")
+
+
+CUDA = torch.cuda.is_available()
+
+
+@pytest.mark.skipif(not CUDA, reason="no GPU: the CUDA contracts run where torch.cuda.is_available()")
+@pytest.mark.parametrize("spec", [s for s in SPECS if not _takes_network(s)], ids=[s.name for s in SPECS if not _takes_network(s)])
+def test_cuda_equals_cpu_without_host_syncs(spec):
+    """On CUDA: the same value as on CPU, float32 under autocast, and no host sync with validation off."""
+    args, kwargs = _call(spec, dtype=torch.float32)
+    expected = spec.function(*args, **kwargs)
+    cuda_args, cuda_kwargs = _to(args, device="cuda"), _kwargs_to(kwargs, "cuda")
+    torch.testing.assert_close(spec.function(*cuda_args, **cuda_kwargs).cpu(), expected, rtol=1e-4, atol=1e-5)
+    with torch.autocast("cuda", dtype=torch.float16):
+        assert spec.function(*_to(cuda_args, torch.float16), **cuda_kwargs).dtype == torch.float32
+    with losslab.validation(False):
+        torch.cuda.set_sync_debug_mode("error")
+        try:
+            out = spec.function(*cuda_args, **cuda_kwargs)
+        finally:
+            torch.cuda.set_sync_debug_mode("default")
+    assert out.device.type == "cuda"

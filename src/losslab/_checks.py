@@ -33,13 +33,24 @@ import torch
 
 __all__ = ["set_validation", "validation_enabled", "validation"]
 
-_VALIDATE = True
+_VALIDATE: bool | str = True
+# On an accelerator a value check costs a host sync that drains the queued work, so with the default policy each
+# check site reads accelerator tensors on its first _FIRST_CALLS calls only (a training loop's first steps), then
+# trusts them; validation "always" reads on every call, False never. CPU tensors are read on every call.
+_FIRST_CALLS = 8
+_reads: dict[object, int] = {}
 
 REDUCTIONS = ("none", "mean", "sum")
 
 
-def set_validation(enabled: bool) -> None:
-    """Switch the value checks (they read tensor data) on or off for the whole process.
+def set_validation(enabled: bool | str) -> None:
+    """Set the policy of the value checks (they read tensor data) for the whole process.
+
+    * ``True`` (the default): CPU tensors are checked on every call; tensors on an accelerator (CUDA, XPU, MPS)
+      on the first 8 calls of each check site only, so a training loop syncs with the host in its first steps
+      and never after;
+    * ``"always"``: every call on every device (one host sync per checked tensor);
+    * ``False``: never (nothing is read; a non-finite input gives a non-finite loss, as in torch).
 
     Argument checks on shapes, dtypes and hyperparameters always run.
 
@@ -51,17 +62,27 @@ def set_validation(enabled: bool) -> None:
         >>> losslab.set_validation(True)
     """
     global _VALIDATE
-    if not isinstance(enabled, bool):
-        raise TypeError(f"enabled: expected a bool, got {type(enabled).__name__}")
+    if not isinstance(enabled, bool) and enabled != "always":
+        raise TypeError(f"enabled: expected True, False or 'always', got {enabled!r}")
     _VALIDATE = enabled
+    _reads.clear()
 
 
-def validation_enabled() -> bool:
+def validation_enabled(x: torch.Tensor | None = None) -> bool:
     """Whether the value checks run now: on, and not inside ``torch.compile`` tracing or a ``torch.func``
-    transform (``vmap``/``grad``), where tensor data cannot be read."""
-    if not _VALIDATE or is_compiling():
+    transform (``vmap``/``grad``), where tensor data cannot be read. Given the tensor about to be read, it also
+    applies the accelerator policy of :func:`set_validation` (counting this call of the calling check site)."""
+    if not _VALIDATE or is_compiling() or torch._C._functorch.peek_interpreter_stack() is not None:
         return False
-    return torch._C._functorch.peek_interpreter_stack() is None
+    if x is None or x.device.type == "cpu" or _VALIDATE == "always":
+        return True
+    site = sys._getframe(1).f_code  # the check that asks, in the loss that called it
+    caller = sys._getframe(2).f_code
+    count = _reads.get((site, caller), 0)
+    if count >= _FIRST_CALLS:
+        return False
+    _reads[(site, caller)] = count + 1
+    return True
 
 
 def is_compiling() -> bool:
@@ -71,7 +92,7 @@ def is_compiling() -> bool:
 
 
 @contextlib.contextmanager
-def validation(enabled: bool) -> Iterator[None]:
+def validation(enabled: bool | str) -> Iterator[None]:
     """Context manager form of :func:`set_validation`; restores the previous setting on exit.
 
     Example:
@@ -82,7 +103,7 @@ def validation(enabled: bool) -> Iterator[None]:
     """
     global _VALIDATE
     previous = _VALIDATE
-    set_validation(enabled)
+    set_validation(enabled)  # type: ignore[arg-type]
     try:
         yield
     finally:
@@ -247,7 +268,7 @@ def _check_extremes_finite(xmin: float, xmax: float, name: str, loss: str) -> No
 
 def check_finite(x: torch.Tensor, name: str, loss: str = "") -> None:
     """Value check: no NaN or ±inf in ``x`` (one host sync); ``loss`` names the loss in the message."""
-    if not validation_enabled() or x.numel() == 0 or not x.is_floating_point():
+    if x.numel() == 0 or not x.is_floating_point() or not validation_enabled(x):
         return
     xmin, xmax = _extremes(x)
     _check_extremes_finite(xmin, xmax, name, loss)
@@ -256,10 +277,8 @@ def check_finite(x: torch.Tensor, name: str, loss: str = "") -> None:
 def check_all_finite(tensors: Sequence[tuple[str, torch.Tensor]], loss: str = "") -> None:
     """Value check: no NaN or ±inf in any of several ``(name, tensor)`` pairs (e.g. the layers of a feature
     dict), with one host sync for all of them."""
-    if not validation_enabled():
-        return
     items = [(name, t) for name, t in tensors if t.numel() and t.is_floating_point()]
-    if not items:
+    if not items or not validation_enabled(items[0][1]):
         return
     ok = torch.stack([torch.isfinite(torch.stack(torch.aminmax(t.detach()))).all() for _, t in items]).tolist()
     for (name, t), good in zip(items, ok):
@@ -279,7 +298,7 @@ def check_in_range(
     """Value check: every element of ``x`` is finite and lies in [low, high] (or (low, high] when
     ``low_inclusive=False``). One host sync reads both (``high=math.inf`` means "no upper bound"; an infinite
     element is still rejected)."""
-    if not validation_enabled() or x.numel() == 0:
+    if x.numel() == 0 or not validation_enabled(x):
         return
     xmin, xmax = _extremes(x)
     _check_extremes_finite(xmin, xmax, name, loss)
@@ -301,7 +320,7 @@ def check_probabilities(x: torch.Tensor, name: str, *, logits_variant: str | Non
 def check_class_indices(
     target: torch.Tensor, num_classes: int, name: str = "target", ignore_index: int | None = None
 ) -> None:
-    if not validation_enabled() or target.numel() == 0:
+    if target.numel() == 0 or not validation_enabled(target):
         return
     # ignored positions read as class 0 (no boolean indexing: that would be a second sync)
     valid = target if ignore_index is None else torch.where(target == ignore_index, torch.zeros_like(target), target)
@@ -316,7 +335,7 @@ def check_class_indices(
 def check_values_in(x: torch.Tensor, name: str, allowed: Sequence[float], hint: str = "") -> None:
     """Value check: every element of ``x`` is one of ``allowed`` (finite, and NaN/inf are named as such); one
     host sync reads the extremes and the membership together."""
-    if not validation_enabled() or x.numel() == 0:
+    if x.numel() == 0 or not validation_enabled(x):
         return
     ok = torch.zeros_like(x, dtype=torch.bool)
     for a in allowed:

@@ -131,9 +131,8 @@ def squared_edt(features: torch.Tensor, spacing: Sequence[float]) -> torch.Tenso
     # first axis: the distance to the nearest feature on the same line, from two running scans (O(n) per line)
     n = features.shape[1]
     idx = torch.arange(n, dtype=dtype, device=features.device).reshape(n, *([1] * (features.dim() - 2)))
-    inf = torch.tensor(float("inf"), dtype=dtype, device=features.device)
-    left = torch.where(features, idx, -inf).cummax(1).values
-    right = torch.where(features, idx, inf).flip(1).cummin(1).values.flip(1)
+    left = torch.where(features, idx, -math.inf).cummax(1).values
+    right = torch.where(features, idx, math.inf).flip(1).cummin(1).values.flip(1)
     f = (torch.minimum(idx - left, right - idx) * float(spacing[0])) ** 2
     # the other axes: the exact min-plus pass over each line
     for k, s in enumerate(spacing[1:], start=1):

@@ -74,7 +74,7 @@ def _check_weights(weights: Sequence[float]) -> tuple[float, ...]:
 
 def _check_values(pred: torch.Tensor, target: torch.Tensor, data_range: float) -> None:
     """Value checks (validation on): finite images, and a target that fits in ``data_range``."""
-    if not validation_enabled() or target.numel() == 0:
+    if target.numel() == 0 or not validation_enabled(target):
         return
     check_finite(pred, "pred")
     lo, hi = finite_extremes(target, "target")  # one read: finite, and the span

@@ -34,7 +34,7 @@ def _check_boxes(boxes: torch.Tensor, name: str) -> None:
 
 def _check_valid_xyxy(boxes: torch.Tensor, name: str, loss: str = "") -> None:
     """Value check: finite, x2 >= x1 and y2 >= y1 (eager mode, validation on); one host sync reads both."""
-    if not validation_enabled() or boxes.numel() == 0:
+    if boxes.numel() == 0 or not validation_enabled(boxes):
         return
     b = boxes.detach()
     smallest_side = torch.minimum(b[..., 2] - b[..., 0], b[..., 3] - b[..., 1]).amin()

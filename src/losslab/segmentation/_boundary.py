@@ -106,7 +106,7 @@ def boundary_loss(
         raise ValueError(f"probs: expected at least one class on dim 1, got shape {tuple(probs.shape)}")
     idc = _check_classes(classes, probs.shape[1])
     _check_probs(probs, "probs", simplex=True, loss="boundary_loss")
-    if validation_enabled() and dist_map.numel():
+    if dist_map.numel() and validation_enabled(dist_map):
         # one read: finiteness, and whether the map is a 0/1 mask (the one-hot target passed by mistake)
         dm = dist_map.detach()
         looks_like_mask = ((dm == 0) | (dm == 1)).all() & (dm == 1).any()
