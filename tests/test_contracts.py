@@ -36,6 +36,23 @@ def _index(args, spec, rows):
     return tuple(a[rows] if isinstance(a, torch.Tensor) and a.ndim > 0 else a for a in args)
 
 
+def test_public_names_are_explicit_and_complete():
+    """``losslab.__all__`` is a literal list (no dynamic namespace) naming every family's public names."""
+    import ast
+
+    tree = ast.parse(open(inspect.getsourcefile(losslab)).read())
+    literal = next(
+        node.value for node in tree.body
+        if isinstance(node, ast.Assign) and any(getattr(t, "id", "") == "__all__" for t in node.targets)
+    )
+    assert isinstance(literal, ast.List)
+    family_names = {name for family in losslab._FAMILIES for name in family.__all__}
+    assert family_names <= set(losslab.__all__), sorted(family_names - set(losslab.__all__))
+    assert len(losslab.__all__) == len(set(losslab.__all__))
+    for name in losslab.__all__:
+        assert hasattr(losslab, name), name
+
+
 def test_registry_is_complete():
     public = {name: getattr(losslab, name) for name in losslab.__all__}
     for spec in SPECS:
