@@ -10,6 +10,8 @@ contract tests (``args[0]`` is a network, not a batch), though their ``reduction
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -74,8 +76,8 @@ def _penalty_inputs(with_fake: bool = True, with_alpha: bool = False, dim: int =
     return sample
 
 
-_LOSS = dict(family="gan", tasks=("gan",), module=G.GANLoss, extra={"module_call": False})
-_DISC = dict(weighted=False, per_sample=False, empty_batch=False, grad_args=(0, 1))
+_LOSS: dict[str, Any] = dict(family="gan", tasks=("gan",), module=G.GANLoss, extra={"module_call": False})
+_DISC: dict[str, Any] = dict(weighted=False, per_sample=False, empty_batch=False, grad_args=(0, 1))
 
 register(
     LossSpec(
@@ -242,7 +244,7 @@ register(
     )
 )
 
-_PENALTY = dict(
+_PENALTY: dict[str, Any] = dict(
     family="gan", tasks=("gan",), module=None, per_sample=False, compile=False, input_kind="critic scores",
     activation="none (takes the critic network)",
 )
