@@ -204,11 +204,11 @@ def forward_backward(
 def report(title: str, times: dict[str, float], memory: dict[str, int] | None = None, *, baseline: str) -> str:
     """A table of medians and ratios against ``baseline`` (and peak memory ratios when measured)."""
     base_memory = max(memory[baseline], 1) if memory else 1
-    width = max(16, len(baseline) + 4)
-    lines = [title, f"  {'contender':<28}{'median ms':>11}{'x ' + baseline:>{width}}"
+    width, names = max(16, len(baseline) + 4), max(28, *(len(name) + 2 for name in times))
+    lines = [title, f"  {'contender':<{names}}{'median ms':>11}{'x ' + baseline:>{width}}"
              + (f"{'peak MiB':>11}{'mem x':>8}" if memory else "")]
     for name, t in times.items():
-        row = f"  {name:<28}{t * 1e3:>11.2f}{t / times[baseline]:>{width}.2f}"
+        row = f"  {name:<{names}}{t * 1e3:>11.2f}{t / times[baseline]:>{width}.2f}"
         if memory:
             m = memory.get(name)
             row += f"{m / 2**20:>11.1f}{m / base_memory:>8.2f}" if m is not None else ""

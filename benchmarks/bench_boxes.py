@@ -4,13 +4,14 @@ The peer is torchvision.ops' ``generalized_box_iou_loss`` / ``complete_box_iou_l
 installed here, so its formulas are written below as the same op composition (boolean-mask intersection,
 ``atan(w / h)``, alpha under ``no_grad``). The floor is ``F.l1_loss`` on the same boxes: one read of each tensor
 and a mean. losslab and the floor also run under ``torch.compile`` (inductor; torchvision's boolean-mask
-assignment graph-breaks there). Times are interleaved medians; peak memory is the resident high-water mark of one
+assignment graph-breaks there). Times are interleaved medians (synchronized on CUDA); peak memory is the resident high-water mark of one
 forward+backward above the starting point. The starting point already holds the previous call's gradients, which
 are freed and reallocated, so the peak counts the memory a loss needs beyond its inputs and their gradients
 (intermediates saved for backward and temporaries); it is quoted in units of one ``(N, 4)`` box tensor.
 
-    python -m benchmarks.bench_boxes            # 1,000,000 pairs
-    python -m benchmarks.bench_boxes --quick    # 100,000 pairs, fewer repeats, no compile
+    python -m benchmarks.bench_boxes                  # 1,000,000 pairs
+    python -m benchmarks.bench_boxes --quick          # 100,000 pairs, fewer repeats (no compile on the CPU)
+    python -m benchmarks.bench_boxes --device cuda    # on a GPU, eager and compiled
 """
 
 from __future__ import annotations
@@ -22,7 +23,15 @@ import torch
 import torch.nn.functional as F
 
 import losslab
-from benchmarks._timing import forward_backward, median_times, peak_memory, report
+from benchmarks._timing import (
+    add_common_arguments,
+    forward_backward,
+    median_times,
+    peak_memories,
+    report,
+    setup,
+    with_compiled,
+)
 
 
 # --- the peer: torchvision.ops formulas (torchvision 0.2x), same op composition --------------------------------
@@ -105,15 +114,15 @@ def make_boxes(n: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="100,000 pairs, few repeats, eager only")
-    parser.add_argument("--n", type=int, default=None)
+    add_common_arguments(parser)
+    parser.add_argument("--n", type=int, default=None, help="box pairs (default 1,000,000; --quick 100,000)")
     args = parser.parse_args(argv)
-    torch.set_num_threads(1)
+    device = setup(args)
     n = args.n or (100_000 if args.quick else 1_000_000)
     repeats = 5 if args.quick else 15
-    boxes, target = make_boxes(n)
+    boxes, target = (b.to(device) for b in make_boxes(n))
     box_bytes = boxes.numel() * boxes.element_size()
-    print(f"{n:,} float32 box pairs; one box tensor = {box_bytes / 2**20:.1f} MiB; single thread")
+    print(f"{n:,} float32 box pairs; one box tensor = {box_bytes / 2**20:.1f} MiB")
 
     # the losses run with validation off (as in a training loop that has validated its data once); the
     # value checks are measured separately below
@@ -125,23 +134,20 @@ def main(argv: list[str] | None = None) -> None:
     }
     summary = []
     for title, (ours, peer) in families.items():
-        fns = {"losslab": ours, "torchvision": peer, "l1 floor": floor}
-        if not args.quick:
-            torch._dynamo.reset()
-            # torchvision's boolean-mask assignment graph-breaks under inductor (data-dependent nonzero), so
-            # only losslab and the floor are compiled
-            fns["losslab compiled"] = torch.compile(ours)
-            fns["l1 floor compiled"] = torch.compile(floor)
+        # torchvision's boolean-mask assignment graph-breaks under inductor (data-dependent nonzero), so
+        # only losslab and the floor are compiled
+        fns = with_compiled({"losslab": ours, "torchvision": peer, "l1 floor": floor}, ["losslab", "l1 floor"],
+                            args.compile)
         runs = {name: forward_backward(fn, boxes, target) for name, fn in fns.items()}
-        times = median_times(runs, repeats=repeats, warmup=2)
-        memory = {name: peak_memory(run) for name, run in runs.items()}
+        times = median_times(runs, repeats=repeats, warmup=2, device=device)
+        memory = peak_memories(runs, device)
         print(report(f"\n{title} loss, forward+backward", times, memory, baseline="l1 floor"))
         extra = (memory["losslab"] - memory["l1 floor"]) / box_bytes
         print(f"  losslab / torchvision (eager): {times['losslab'] / times['torchvision']:.2f}x time, "
               f"{memory['losslab'] / max(memory['torchvision'], 1):.2f}x peak memory; "
               f"losslab peak = {memory['losslab'] / box_bytes:.2f} box tensors ({extra:.2f} beyond the floor's)")
         line = f"{title}: eager {times['losslab'] / times['torchvision']:.2f}x torchvision"
-        if not args.quick:
+        if args.compile:
             extra_c = (memory["losslab compiled"] - memory["l1 floor compiled"]) / box_bytes
             print(f"  losslab compiled / torchvision eager: {times['losslab compiled'] / times['torchvision']:.2f}x; "
                   f"compiled peak = {memory['losslab compiled'] / box_bytes:.2f} box tensors "
@@ -155,8 +161,15 @@ def main(argv: list[str] | None = None) -> None:
         "GIoU, validation on": forward_backward(losslab.generalized_box_iou_loss, boxes, target),
         "l1 floor": forward_backward(floor, boxes, target),
     }
-    times = median_times(runs, repeats=repeats, warmup=1)
+    times = median_times(runs, repeats=repeats, warmup=1, device=device)
     print(report("\nCost of the eager value checks (finite, x2 >= x1)", times, baseline="l1 floor"))
+    if device.type != "cpu":
+        # the default policy reads accelerator tensors on the first 8 calls only (the warm-up above); "always"
+        # reads on every call. Set once around the whole measurement: switching it per call restarts the count.
+        with losslab.validation("always"):
+            times = median_times(runs, repeats=repeats, warmup=1, device=device)
+        print(report("Cost of the value checks with set_validation('always'), read on every call", times,
+                     baseline="l1 floor"))
     print("\nSummary: " + "; ".join(summary))
 
 
