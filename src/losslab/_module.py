@@ -36,21 +36,21 @@ class LossModule(nn.Module):
     function: ClassVar[Callable[..., torch.Tensor]]
     _hyperparameters: ClassVar[dict[str, Any]]
     _call_time: ClassVar[frozenset[str]]
-    _validate: ClassVar[Callable[..., None] | None]
+    _validate: ClassVar[Callable[..., object] | None]
 
     def __init_subclass__(
         cls,
         *,
         function: Callable[..., torch.Tensor] | None = None,
         call_time: tuple[str, ...] = (),
-        validate: Callable[..., None] | None = None,
+        validate: Callable[..., object] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init_subclass__(**kwargs)
         if function is None:
             return
-        cls.function = staticmethod(function)  # type: ignore[assignment]
-        cls._validate = staticmethod(validate) if validate is not None else None  # type: ignore[assignment]
+        cls.function = staticmethod(function)
+        cls._validate = staticmethod(validate) if validate is not None else None
         params = inspect.signature(function).parameters.values()
         cls._call_time = _CALL_TIME | frozenset(call_time)
         cls._hyperparameters = {
