@@ -1,4 +1,4 @@
-"""Benchmarks for the issue-15 classification losses against their peers and floors (CPU, forward+backward).
+"""Benchmarks for the issue-15 classification losses against their peers and floors (forward+backward).
 
 1. Generalized cross-entropy and active-passive NCE+RCE on logits ``(4096, 100)`` with class indices, vs
    Keras' formula written in torch (softmax, gather, ``(1 - p^q)/q``); floor ``F.cross_entropy``.
@@ -7,9 +7,10 @@
 3. Multi-class hinge on scores ``(4096, 100)`` vs ``F.multi_margin_loss``.
 4. Poly-1 on logits ``(4096, 100)``; floor ``F.cross_entropy``.
 
-Each pair is checked to agree before it is timed. On a shared machine the medians swing with the allocator and
+Every contender also runs under ``torch.compile`` (unless ``--no-compile``; not on a CPU ``--quick`` run). Each
+pair is checked to agree before it is timed. On a shared machine the medians swing with the allocator and
 other processes (a loss with more temporaries suffers more); compare several runs. Run from the repo root:
-``python -m benchmarks.bench_classification_breadth [--quick]``.
+``python -m benchmarks.bench_classification_breadth [--device cuda] [--quick] [--no-compile]``.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import argparse
 import torch
 import torch.nn.functional as F
 
-from benchmarks._timing import forward_backward, median_times, report
+from benchmarks._timing import add_common_arguments, forward_backward, median_times, report, setup, with_compiled
 from losslab import (
     active_passive_loss,
     asymmetric_loss,
@@ -42,51 +43,53 @@ def _official_asl(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return -(loss * torch.pow(1 - pt, 4 * (1 - y))).mean()
 
 
-def _run(title: str, fns: dict, baseline: str, repeats: int) -> None:
-    print(report(title, median_times(fns, repeats=repeats, warmup=2), baseline=baseline))
+def _run(title: str, losses: dict, inputs: tuple[torch.Tensor, ...], baseline: str, args, device) -> None:
+    """Time forward+backward of each loss, eager and (losslab, peer and floor alike) compiled."""
+    fns = {name: forward_backward(fn, *inputs) for name, fn in with_compiled(losses, list(losses), args.compile).items()}
+    times = median_times(fns, repeats=5 if args.quick else 15, warmup=2, device=device)
+    print(report(f"{title}, {device}", times, baseline=baseline))
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--quick", action="store_true")
-    args = parser.parse_args()
-    torch.set_num_threads(1)
-    repeats = 5 if args.quick else 15
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_common_arguments(parser)
+    args = parser.parse_args(argv)
+    device = setup(args)
     g = torch.Generator().manual_seed(0)
     n, c = (512, 100) if args.quick else (4096, 100)
-    logits = torch.randn(n, c, generator=g) * 2
-    index = torch.randint(0, c, (n,), generator=g)
+    logits = (torch.randn(n, c, generator=g) * 2).to(device)
+    index = torch.randint(0, c, (n,), generator=g).to(device)
 
     torch.testing.assert_close(generalized_cross_entropy(logits, index), _keras_gce(logits, index))
     _run(f"GCE / APL forward+backward {(n, c)}", {
-        "losslab gce": forward_backward(generalized_cross_entropy, logits, index),
-        "keras-formula gce": forward_backward(_keras_gce, logits, index),
-        "losslab apl nce+rce": forward_backward(active_passive_loss, logits, index),
-        "floor: F.cross_entropy": forward_backward(F.cross_entropy, logits, index),
-    }, "keras-formula gce", repeats)
+        "losslab gce": generalized_cross_entropy,
+        "keras-formula gce": _keras_gce,
+        "losslab apl nce+rce": active_passive_loss,
+        "floor: F.cross_entropy": F.cross_entropy,
+    }, (logits, index), "keras-formula gce", args, device)
 
     torch.testing.assert_close(poly1_cross_entropy(logits, index, epsilon=0.0), F.cross_entropy(logits, index))
     _run(f"poly-1 forward+backward {(n, c)}", {
-        "losslab poly1": forward_backward(poly1_cross_entropy, logits, index),
-        "floor: F.cross_entropy": forward_backward(F.cross_entropy, logits, index),
-    }, "floor: F.cross_entropy", repeats)
+        "losslab poly1": poly1_cross_entropy,
+        "floor: F.cross_entropy": F.cross_entropy,
+    }, (logits, index), "floor: F.cross_entropy", args, device)
 
-    scores = torch.randn(n, c, generator=g)
+    scores = torch.randn(n, c, generator=g).to(device)
     torch.testing.assert_close(multiclass_hinge_loss(scores, index), F.multi_margin_loss(scores, index))
     _run(f"multi-class hinge forward+backward {(n, c)}", {
-        "losslab multiclass_hinge": forward_backward(multiclass_hinge_loss, scores, index),
-        "torch multi_margin_loss": forward_backward(F.multi_margin_loss, scores, index),
-    }, "torch multi_margin_loss", repeats)
+        "losslab multiclass_hinge": multiclass_hinge_loss,
+        "torch multi_margin_loss": F.multi_margin_loss,
+    }, (scores, index), "torch multi_margin_loss", args, device)
 
     m = (256, 80) if args.quick else (1024, 80)
-    ml_logits = torch.randn(m, generator=g) * 3
-    ml_target = (torch.rand(m, generator=g) < 0.05).float()
+    ml_logits = (torch.randn(m, generator=g) * 3).to(device)
+    ml_target = (torch.rand(m, generator=g) < 0.05).float().to(device)
     torch.testing.assert_close(asymmetric_loss(ml_logits, ml_target), _official_asl(ml_logits, ml_target))
     _run(f"asymmetric loss forward+backward {m}", {
-        "losslab asymmetric_loss": forward_backward(asymmetric_loss, ml_logits, ml_target),
-        "official-formula asl": forward_backward(_official_asl, ml_logits, ml_target),
-        "floor: F.bce_with_logits": forward_backward(F.binary_cross_entropy_with_logits, ml_logits, ml_target),
-    }, "official-formula asl", repeats)
+        "losslab asymmetric_loss": asymmetric_loss,
+        "official-formula asl": _official_asl,
+        "floor: F.bce_with_logits": F.binary_cross_entropy_with_logits,
+    }, (ml_logits, ml_target), "official-formula asl", args, device)
 
 
 if __name__ == "__main__":
