@@ -1,7 +1,7 @@
 """Catalogue entries for :mod:`losslab.gan`.
 
 Discriminator losses are the sum of two batch means (real and fake batches may differ in size), so they take no
-``weight``/``reduction`` (``weighted=False``); the generator losses are element-wise and fully weighted. Every loss
+``sample_weight``/``reduction`` (``weighted=False``); the generator losses are element-wise and fully weighted. Every loss
 entry points at :class:`~losslab.gan.GANLoss` as its module, which has ``.discriminator``/``.generator`` methods
 rather than a ``forward`` (``module_call=False``). The penalties take the critic network as their first argument:
 no module, no ``torch.compile`` entry (they call ``torch.autograd.grad`` inside), and not ``per_sample`` for the

@@ -75,7 +75,7 @@ def dice_loss(
         Empty-class policy: a class absent from the target (and ignored positions) gives
         :math:`1 - s/(\sum p_c + s)`: 0 when it is also absent from the prediction, about 1 when it is
         predicted (a false positive). With ``smooth=0`` an empty-over-empty class gives 0. MONAI's ``DiceLoss``
-        has the same values; its ``weight`` is averaged over all entries, here ``"mean"`` divides by the
+        has the same values; its per-class ``weight`` (``class_weight`` here) is averaged over all entries, here ``"mean"`` divides by the
         sum of the weights (``"none"`` values agree).
 
     Example:
