@@ -33,7 +33,6 @@ from benchmarks._timing import (
     with_compiled,
 )
 
-
 # --- the peer: torchvision.ops formulas (torchvision 0.2x), same op composition --------------------------------
 
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import functools
 
-import torch
 import torch.nn.functional as F
 
 import losslab

@@ -3,12 +3,14 @@
 Contenders, measured interleaved in one process (``benchmarks/_timing.py``):
 
 * ``cross_entropy (floor)``: ``F.cross_entropy``, the logistic loss the bi-tempered loss generalizes;
-* ``losslab eager``: :func:`losslab.bi_tempered_logistic_loss` (closed-form gradient, whole-number powers);
+* ``losslab``: :func:`losslab.bi_tempered_logistic_loss` (closed-form gradient, whole-number powers);
 * ``unrolled autograd (peer)``: the same loss written as the public ports write it, autograd through the
   paper's fixed-point iterations and real ``pow``;
-* ``losslab compiled`` / ``cross_entropy compiled``: ``torch.compile`` (inductor) of each.
+* ``losslab compiled`` / ``cross_entropy (floor) compiled``: ``torch.compile`` (inductor) of each (unless
+  ``--no-compile``; not on a CPU ``--quick`` run).
 
-Run ``python -m benchmarks.bench_tempered`` from the repo root (``--quick`` for small shapes, no compile).
+Run ``python -m benchmarks.bench_tempered [--device cuda] [--quick] [--no-compile]`` from the repo root (one thread
+on the CPU; synchronized on CUDA).
 """
 
 from __future__ import annotations
@@ -19,7 +21,15 @@ import torch
 import torch.nn.functional as F
 
 import losslab
-from benchmarks._timing import forward_backward, median_times, peak_memory, report
+from benchmarks._timing import (
+    add_common_arguments,
+    forward_backward,
+    median_times,
+    peak_memories,
+    report,
+    setup,
+    with_compiled,
+)
 
 SHAPES = [(4096, 1000), (65536, 10)]
 TEMPS = [(0.8, 1.2), (0.5, 4.0)]
@@ -51,18 +61,16 @@ def unrolled(a: torch.Tensor, labels: torch.Tensor, t1: float, t2: float, num_it
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="small shapes, few repeats, no torch.compile")
-    parser.add_argument("--no-compile", action="store_true", help="skip the torch.compile contenders")
+    add_common_arguments(parser)
     args = parser.parse_args(argv)
-    torch.set_num_threads(1)
+    device = setup(args)
     losslab.set_validation(False)  # F.cross_entropy does not read the data to validate it either
     shapes = [(512, 1000), (8192, 10)] if args.quick else SHAPES
     repeats = 5 if args.quick else 11
-    compile_too = not (args.quick or args.no_compile)
     g = torch.Generator().manual_seed(0)
     for n, c in shapes:
-        a = torch.randn(n, c, generator=g) * 3
-        labels = torch.randint(0, c, (n,), generator=g)
+        a = (torch.randn(n, c, generator=g) * 3).to(device)
+        labels = torch.randint(0, c, (n,), generator=g).to(device)
         logits_bytes = a.numel() * a.element_size()
         for t1, t2 in TEMPS:
 
@@ -72,19 +80,16 @@ def main(argv: list[str] | None = None) -> None:
             def peer(x, y, t1=t1, t2=t2):
                 return unrolled(x, y, t1, t2)
 
-            fns = {
-                "cross_entropy (floor)": forward_backward(F.cross_entropy, a, labels),
-                "losslab eager": forward_backward(ours, a, labels),
-                "unrolled autograd (peer)": forward_backward(peer, a, labels),
-            }
-            if compile_too:
-                torch._dynamo.reset()
-                fns["losslab compiled"] = forward_backward(torch.compile(ours), a, labels)
-                fns["cross_entropy compiled"] = forward_backward(torch.compile(F.cross_entropy), a, labels)
-            times = median_times(fns, repeats=repeats, warmup=2)
-            memory = {name: peak_memory(fn) for name, fn in fns.items()}
-            print(report(f"(N, C) = ({n}, {c}), (t1, t2) = ({t1}, {t2}), num_iters = {NUM_ITERS}", times, memory,
-                         baseline="cross_entropy (floor)"))
+            losses = with_compiled({
+                "cross_entropy (floor)": F.cross_entropy,
+                "losslab": ours,
+                "unrolled autograd (peer)": peer,
+            }, ["losslab", "cross_entropy (floor)"], args.compile)
+            fns = {name: forward_backward(fn, a, labels) for name, fn in losses.items()}
+            times = median_times(fns, repeats=repeats, warmup=2, device=device)
+            memory = peak_memories(fns, device)
+            title = f"(N, C) = ({n}, {c}), (t1, t2) = ({t1}, {t2}), num_iters = {NUM_ITERS}, {device}"
+            print(report(title, times, memory, baseline="cross_entropy (floor)"))
             for name in fns:
                 print(f"    {name:<28} peak memory = {memory[name] / logits_bytes:5.2f} x one logits tensor")
             print()
