@@ -7,7 +7,7 @@ PIP := $(VENV)/bin/pip
 TORCH_PIN ?= torch==2.13.0
 JOBS ?= 2
 
-.PHONY: demo test bench venv clean wheel-check docs lab-check lab-readme
+.PHONY: demo test bench bench-quick venv clean wheel-check docs lab-check lab-readme
 
 $(VENV)/.created:
 	$(PYTHON) -m venv $(VENV)
@@ -44,8 +44,12 @@ lab-check: $(VENV)/.lab
 lab-readme: $(VENV)/.lab
 	$(PY) -m losslab.experiments.report report --readme README.md
 
+# Every benchmark on the CPU (BENCH_ARGS="--device cuda" for a GPU); bench-quick is the small sanity run.
 bench: $(VENV)/.lab
-	for b in benchmarks/bench_*.py; do $(PY) -m benchmarks.$$(basename $$b .py) || exit 1; done
+	for b in benchmarks/bench_*.py; do $(PY) -m benchmarks.$$(basename $$b .py) $(BENCH_ARGS) || exit 1; done
+
+bench-quick: $(VENV)/.lab
+	for b in benchmarks/bench_*.py; do $(PY) -m benchmarks.$$(basename $$b .py) --quick $(BENCH_ARGS) || exit 1; done
 
 # Build the wheel from the working tree (python -m build when installed, else pip wheel) and check it in a fresh
 # venv (no system site-packages) holding only the wheel, torch (from TORCH_WHEELS when that folder exists), numpy
