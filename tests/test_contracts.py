@@ -192,6 +192,34 @@ def test_module_equals_function(spec):
         torch.testing.assert_close(none, spec.function(*args, **kwargs, reduction="none"))
 
 
+# Modules whose behaviour is more than one function call stay hand-written: a schedule's state, a loss pair,
+# networks (a feature extractor, LPIPS' linear heads).
+HAND_WRITTEN = {"RebalancedLoss", "GANLoss", "PerceptualLoss", "LPIPSNetwork", "VGG16Features", "SignedDistanceMap"}
+
+
+def test_modules_come_from_loss_module():
+    from losslab._module import LossModule
+
+    modules = {name: getattr(losslab, name) for name in losslab.__all__}
+    modules = {n: c for n, c in modules.items() if inspect.isclass(c) and issubclass(c, torch.nn.Module)}
+    by_hand = {n for n, c in modules.items() if not issubclass(c, LossModule)}
+    assert by_hand <= HAND_WRITTEN, by_hand - HAND_WRITTEN
+
+
+@pytest.mark.parametrize("spec", [s for s in SPECS if s.module is not None and s.module.__name__ not in HAND_WRITTEN],
+                         ids=[s.name for s in SPECS if s.module is not None and s.module.__name__ not in HAND_WRITTEN])
+def test_module_checks_at_construction(spec):
+    _, kwargs = _call(spec)
+    if "reduction" in spec.module._hyperparameters:
+        with pytest.raises(ValueError, match="reduction: expected one of"):
+            spec.module(**kwargs, reduction="avg")
+    module = spec.module(**kwargs)
+    assert module.__doc__ and spec.function.__name__ in module.__doc__
+    for name, value in kwargs.items():
+        if isinstance(value, torch.Tensor):
+            assert name in dict(module.named_buffers()), f"{name} is not a buffer"
+
+
 COMPILE_BACKEND = os.environ.get("LOSSLAB_COMPILE_BACKEND", "aot_eager")
 
 
