@@ -22,6 +22,7 @@ from collections.abc import Iterator
 import torch
 from torch.autograd.function import once_differentiable
 
+from ._checks import is_compiling
 from ._numerics import log1mexp
 
 __all__ = ["set_fast_paths", "fast_paths", "use_fast_path"]
@@ -64,7 +65,7 @@ def use_fast_path(*tensors: torch.Tensor) -> bool:
     return (
         _ENABLED
         and all(t.device.type == "cpu" for t in tensors)
-        and not _is_compiling()
+        and not is_compiling()
         and torch._C._functorch.peek_interpreter_stack() is None
     )
 
@@ -89,11 +90,6 @@ def _first_order_only(ctx, loss: str) -> None:
 _CHUNK = 1 << 15
 
 
-def _is_compiling() -> bool:
-    compiler = getattr(torch, "compiler", None)
-    return compiler is not None and hasattr(compiler, "is_compiling") and compiler.is_compiling()
-
-
 def _chunked(kernel, tensors: tuple[torch.Tensor, ...], n_out: int, *args):
     """Run ``kernel(*tensors, *args)`` (element-wise, ``n_out`` outputs or ``None``s) chunk by chunk.
 
@@ -101,7 +97,7 @@ def _chunked(kernel, tensors: tuple[torch.Tensor, ...], n_out: int, *args):
     """
     shape = tensors[0].shape
     numel = shape.numel()
-    if _is_compiling() or numel <= _CHUNK:
+    if is_compiling() or numel <= _CHUNK:
         return kernel(*tensors, *args)
     flat = [t if t.ndim == 0 else t.reshape(-1) for t in tensors]
     like = flat[0]
@@ -226,7 +222,7 @@ def _row_blocks(x: torch.Tensor, chunk: int = _ROW_CHUNK):
     """Slices of dim 0 holding about ``chunk`` elements each (one slice when compiling or small)."""
     n = x.shape[0]
     per_row = max(1, x[0].numel()) if n else 1
-    step = n if (_is_compiling() or n * per_row <= chunk) else max(1, chunk // per_row)
+    step = n if (is_compiling() or n * per_row <= chunk) else max(1, chunk // per_row)
     return [slice(a, a + step) for a in range(0, n, max(step, 1))]
 
 
