@@ -7,7 +7,7 @@ PIP := $(VENV)/bin/pip
 TORCH_PIN ?= torch==2.13.0
 JOBS ?= 2
 
-.PHONY: demo test bench bench-quick venv clean wheel-check docs lab-check lab-readme
+.PHONY: demo test lint bench bench-quick venv clean wheel-check docs lab-check lab-readme
 
 $(VENV)/.created:
 	$(PYTHON) -m venv $(VENV)
@@ -32,8 +32,13 @@ venv: $(VENV)/.lab
 demo: $(VENV)/.lab
 	$(VENV)/bin/losslab reproduce --profile quick --out report --jobs $(JOBS)
 
-test: $(VENV)/.dev
+# Lint and types first (seconds), then the suite: unit, oracle, contract, differential and doctests.
+test: $(VENV)/.dev lint
 	KERAS_BACKEND=torch $(PY) -m pytest -q -n $(JOBS) --dist loadfile
+
+lint: $(VENV)/.dev
+	$(VENV)/bin/ruff check src tests benchmarks examples docs
+	$(VENV)/bin/mypy
 
 # The lab's verdicts must not move between holds and does not hold under another seed base or the AVX2 kernels
 # (three quick runs: ~15 min on 2 idle cores; see src/losslab/experiments/check.py).

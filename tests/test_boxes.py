@@ -10,9 +10,8 @@ import torch
 import torch.nn.functional as F
 
 import losslab
-from losslab import boxes as B
-
 from conftest import oracle_path
+from losslab import boxes as B
 
 D = torch.float64
 BOX_LOSSES = {

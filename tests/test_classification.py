@@ -14,10 +14,10 @@ import pytest
 import scipy.stats
 import torch
 import torch.nn.functional as F
-from conftest import oracle_path
 
 import losslab
 import losslab.registry
+from conftest import oracle_path
 from losslab import (
     BinaryCrossEntropyLoss,
     SigmoidBinaryCrossEntropyLoss,

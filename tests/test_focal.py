@@ -14,9 +14,9 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
-from conftest import oracle_path
 
 import losslab
+from conftest import oracle_path
 from losslab import _kernels
 from losslab.focal import SigmoidFocalLoss, SoftmaxFocalLoss, sigmoid_focal_loss, softmax_focal_loss
 

@@ -14,8 +14,6 @@ import pytest
 from losslab import experiments
 from losslab.experiments import Result, report, runner
 
-
-
 # ---------------------------------------------------------------------------------------------------------------
 # Fake experiments: modules that follow the protocol, so the runner and report are tested without training.
 

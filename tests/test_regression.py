@@ -13,10 +13,10 @@ import mpmath
 import pytest
 import torch
 import torch.nn.functional as F
-from conftest import oracle_path
 
 import losslab
 import losslab.registry
+from conftest import oracle_path
 from losslab import (
     HuberLoss,
     LogCoshLoss,
@@ -25,8 +25,8 @@ from losslab import (
     huber_loss,
     log_cosh_loss,
     mae_loss,
-    msle_loss,
     mse_loss,
+    msle_loss,
     poisson_loss,
     smooth_l1_loss,
 )

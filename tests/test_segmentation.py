@@ -7,9 +7,9 @@ import json
 import pytest
 import torch
 import torch.nn.functional as F
-from conftest import oracle_path
 
 import losslab
+from conftest import oracle_path
 from losslab import (
     BoundaryLoss,
     DiceLoss,

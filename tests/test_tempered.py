@@ -13,9 +13,9 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
-from conftest import oracle_path
 
 import losslab
+from conftest import oracle_path
 from losslab import (
     BiTemperedBinaryLogisticLoss,
     BiTemperedLogisticLoss,

@@ -103,7 +103,7 @@ def validation(enabled: bool | str) -> Iterator[None]:
     """
     global _VALIDATE
     previous = _VALIDATE
-    set_validation(enabled)  # type: ignore[arg-type]
+    set_validation(enabled)
     try:
         yield
     finally:

@@ -101,10 +101,10 @@ def _chunked(kernel, tensors: tuple[torch.Tensor, ...], n_out: int, *args):
         return kernel(*tensors, *args)
     flat = [t if t.ndim == 0 else t.reshape(-1) for t in tensors]
     like = flat[0]
-    outs: list[torch.Tensor | None] | None = None
+    outs: list[torch.Tensor | None] = []
     for start in range(0, numel, _CHUNK):
         parts = kernel(*(t if t.ndim == 0 else t[start : start + _CHUNK] for t in flat), *args)
-        if outs is None:
+        if not outs:
             outs = [None if part is None else torch.empty_like(like) for part in parts]
         for out, part in zip(outs, parts):
             if out is not None:

@@ -46,7 +46,8 @@ def _check_pair(
     if values:
         check_finite(pred, "pred", loss)
         check_finite(target, "target")
-    return upcast(pred, target)
+    p, t = upcast(pred, target)
+    return p, t
 
 
 @renamed_arguments(weight="sample_weight")

@@ -29,6 +29,7 @@ from ._balanced import (
     iou_balanced_smooth_l1_loss,
     iou_balanced_softmax_cross_entropy,
 )
+from ._geometry import ALPHA_MODES, BOX_FORMATS, IOU_MODES, box_convert, box_iou, pairwise_box_iou  # noqa: F401
 from ._gfl import (
     DistributionFocalLoss,
     QualityFocalLoss,
@@ -37,7 +38,6 @@ from ._gfl import (
     quality_focal_loss,
     varifocal_loss,
 )
-from ._geometry import ALPHA_MODES, BOX_FORMATS, IOU_MODES, box_convert, box_iou, pairwise_box_iou  # noqa: F401
 from ._iou_losses import (
     CompleteBoxIoULoss,
     DistanceBoxIoULoss,

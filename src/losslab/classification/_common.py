@@ -110,7 +110,7 @@ def _check_pos_weight(pos_weight: torch.Tensor | float | None, shape: torch.Size
         return None
     if isinstance(pos_weight, (int, float)) and not isinstance(pos_weight, bool):
         return torch.tensor(check_scalar(pos_weight, "pos_weight", low=0.0))
-    check_tensor(pos_weight, "pos_weight")
+    pos_weight = check_tensor(pos_weight, "pos_weight")
     if pos_weight.is_complex() or pos_weight.dtype == torch.bool:
         raise TypeError(f"pos_weight: expected a real tensor, got dtype {pos_weight.dtype}")
     if shape is not None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -461,7 +463,7 @@ class GANLoss(nn.Module):
         self.g_kwargs: dict[str, float] = {}
         if "label_smoothing" in given:
             self.d_kwargs["label_smoothing"] = check_scalar(
-                label_smoothing, "label_smoothing", low=0.0, high=1.0, high_inclusive=False
+                0.0 if label_smoothing is None else label_smoothing, "label_smoothing", low=0.0, high=1.0, high_inclusive=False
             )
         if kind == "least-squares":
             a_, b_ = check_scalar(0.0 if a is None else a, "a"), check_scalar(1.0 if b is None else b, "b")
@@ -470,13 +472,14 @@ class GANLoss(nn.Module):
             self.d_kwargs.update(a=a_, b=b_)
             self.g_kwargs["c"] = check_scalar(1.0 if c is None else c, "c")
         self.reduction = check_choice(reduction, "reduction", ("none", "mean", "sum"))
-        self._d, self._g = {
+        pairs: dict[str, tuple[Callable[..., torch.Tensor], Callable[..., torch.Tensor]]] = {
             "minimax": (minimax_discriminator_loss, minimax_generator_loss),
             "non-saturating": (minimax_discriminator_loss, non_saturating_generator_loss),
             "least-squares": (least_squares_discriminator_loss, least_squares_generator_loss),
             "wasserstein": (wasserstein_critic_loss, wasserstein_generator_loss),
             "hinge": (hinge_discriminator_loss, hinge_generator_loss),
-        }[kind]
+        }
+        self._d, self._g = pairs[kind]
 
     def discriminator(self, real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
         """The discriminator's (critic's) loss on its outputs for real and generated samples."""

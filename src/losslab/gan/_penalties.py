@@ -19,7 +19,7 @@ from .._reduction import reduce_loss
 def _check_critic(critic: object) -> Callable[[torch.Tensor], torch.Tensor]:
     if not callable(critic):
         raise TypeError(f"critic: expected a callable network (e.g. an nn.Module), got {type(critic).__name__}")
-    return critic  # type: ignore[return-value]
+    return critic
 
 
 def _input_gradient(critic: Callable, x: torch.Tensor, name: str) -> torch.Tensor:

@@ -145,6 +145,7 @@ def feature_reconstruction_loss(
         # ||.||^2 / (C H W); a layer with no elements (an empty spatial dim) gives 0, not mean() of nothing = NaN
         per = (p32 - t32).square().flatten(1).sum(1) / max(p32.shape[1:].numel(), 1)
         total = lam * per if total is None else total + lam * per
+    assert total is not None  # _paired_layers returns at least one layer
     return reduce_loss(total, reduction, sample_weight, dtype=_result_dtype(items))
 
 
@@ -237,6 +238,7 @@ def style_loss(
         p32, t32 = upcast(p, t)
         per = (gram_matrix(p32) - gram_matrix(t32)).square().sum((1, 2))
         total = lam * per if total is None else total + lam * per
+    assert total is not None  # _paired_layers returns at least one layer
     return reduce_loss(total, reduction, sample_weight, dtype=_result_dtype(items))
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import Union
 
 import torch
 from torch import nn
@@ -22,7 +21,7 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 # ---------------------------------------------------------------------------------------------------------------
 # the combined loss on images
 
-Extractor = Callable[[torch.Tensor], Union[Mapping[object, torch.Tensor], Sequence[torch.Tensor]]]
+Extractor = Callable[[torch.Tensor], Mapping[object, torch.Tensor] | Sequence[torch.Tensor]]
 
 
 def _check_input_range(input_range: Sequence[float]) -> tuple[float, float]:

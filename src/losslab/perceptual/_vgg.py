@@ -14,7 +14,7 @@ from .._checks import check_floating
 VGG16_WEIGHTS_FILENAME = "vgg16-397923af.pth"
 
 # VGG-16 ("configuration D" of [Simonyan2015]): output channels of each 3x3 conv, "M" = 2x2 max-pool.
-_VGG16_CFG = (64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M")
+_VGG16_CFG: tuple[int | str, ...] = (64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M")
 
 
 def _layer_names() -> tuple[str, ...]:
@@ -97,7 +97,7 @@ class VGG16Features(nn.Module):
         in_ch = 3
         for name in VGG16_LAYERS[:depth]:
             if name.startswith("conv"):
-                out_ch = _VGG16_CFG[_cfg_position(len(modules))]
+                out_ch = int(_VGG16_CFG[_cfg_position(len(modules))])
                 modules.append(nn.Conv2d(in_ch, out_ch, kernel_size=3, padding=1))
                 in_ch = out_ch
             elif name.startswith("relu"):
@@ -131,7 +131,7 @@ class VGG16Features(nn.Module):
         in_ch = 3
         for i, name in enumerate(VGG16_LAYERS):
             if name.startswith("conv"):
-                out_ch = _VGG16_CFG[_cfg_position(i)]
+                out_ch = int(_VGG16_CFG[_cfg_position(i)])
                 std = (2.0 / (9 * in_ch)) ** 0.5
                 state[f"features.{i}.weight"] = torch.randn(out_ch, in_ch, 3, 3, generator=g) * std
                 state[f"features.{i}.bias"] = (torch.rand(out_ch, generator=g) - 0.5) * 0.2

@@ -188,7 +188,7 @@ def gradient_difference_loss(
     check_finite(pred, "pred", "gradient_difference_loss")
     p, t = upcast(pred, target)
     t = t.to(p.dtype)
-    loss = None
+    loss: torch.Tensor | None = None
     for axis in range(2, p.ndim):
         # an axis of length 1 has no neighbour pair: its term is the zero padding alone, still on the graph of
         # pred (so a 1x1 image gives 0 with a zero gradient, and .backward() works)
@@ -197,6 +197,7 @@ def gradient_difference_loss(
             term = term.pow(alpha)
         term = F.pad(term, [0, 0] * (p.ndim - 1 - axis) + [min(p.shape[axis], 1), 0])
         loss = term if loss is None else loss + term
+    assert loss is not None  # pred has at least one spatial axis (checked above)
     return reduce_loss(loss, reduction, sample_weight, dtype=pred.dtype)
 
 
