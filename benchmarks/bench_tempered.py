@@ -91,7 +91,7 @@ def main(argv: list[str] | None = None) -> None:
             title = f"(N, C) = ({n}, {c}), (t1, t2) = ({t1}, {t2}), num_iters = {NUM_ITERS}, {device}"
             print(report(title, times, memory, baseline="cross_entropy (floor)"))
             for name in fns:
-                print(f"    {name:<28} peak memory = {memory[name] / logits_bytes:5.2f} x one logits tensor")
+                print(f"    {name:<32} peak memory = {memory[name] / logits_bytes:5.2f} x one logits tensor")
             print()
 
 

@@ -59,7 +59,7 @@ step tests 90 "$py" -m pytest -q -p no:cacheprovider tests/test_devices.py -k cu
 for name in focal classification boxes segmentation tempered image segmentation_extra classification_breadth \
     boxes_extra distance; do
     cap=60
-    if [ "$name" = focal ]; then cap=100; fi
+    if [ "$name" = focal ]; then cap=120; fi
     step "bench_$name" "$cap" "$py" -m "benchmarks.bench_$name" --device "$device" --quick
 done
 
