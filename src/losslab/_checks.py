@@ -64,8 +64,7 @@ def set_validation(enabled: bool | str) -> None:
     global _VALIDATE
     if not isinstance(enabled, bool) and enabled != "always":
         raise TypeError(f"enabled: expected True, False or 'always', got {enabled!r}")
-    _VALIDATE = enabled
-    _reads.clear()
+    _VALIDATE = enabled  # the accelerator read counts are kept: switching back and forth does not re-validate
 
 
 def validation_enabled(x: torch.Tensor | None = None) -> bool:
