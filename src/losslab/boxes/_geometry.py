@@ -111,71 +111,92 @@ def _ratio(num: torch.Tensor, den: torch.Tensor, eps: float, guard: bool = False
     return torch.where(ok, num / (torch.where(ok, den, 1.0) + eps), 0.0)
 
 
-def _box_terms(b1: torch.Tensor, b2: torch.Tensor, eps: float, kind: str, detach_diagonal: bool = False):
-    """IoU and, for ``kind`` in {giou, diou, ciou}, the penalty term; returns ``(iou, penalty, extras)``."""
-    x1, y1, x2, y2 = b1.unbind(-1)
-    u1, v1, u2, v2 = b2.unbind(-1)
-    w1, h1, w2, h2 = x2 - x1, y2 - y1, u2 - u1, v2 - v1
-    # Intersection and enclosing extents without maximum/minimum (whose backward is several kernels each):
-    # min(x2, u2) - max(x1, u1) = (s - d) / 2 and max(x2, u2) - min(x1, u1) = (s + d) / 2 with s = w1 + w2 and
-    # d = |x2 - u2| + |x1 - u1|. abs has gradient 0 at 0, so a tie splits the gradient evenly, as torch.maximum
-    # does; relu gives 0 with gradient 0 for touching or separate boxes (torchvision's mask, without indexing).
-    sx, sy = w1 + w2, h1 + h2
-    dx = (x2 - u2).abs() + (x1 - u1).abs()
-    dy = (y2 - v2).abs() + (y1 - v1).abs()
-    inter = 0.25 * ((sx - dx).relu() * (sy - dy).relu())
-    union = w1 * h1 + w2 * h2 - inter
-    iou = _ratio(inter, union, eps)
-    if kind == "iou":
-        return iou, None, None
-    cw2, ch2 = sx + dx, sy + dy  # twice the enclosing box's width and height
-    if kind == "giou":
-        area_c = 0.25 * (cw2 * ch2)
-        # guarded: an enclosing box of zero area (both boxes on one line) has penalty 0, not a 1/eps gradient.
-        return iou, _ratio(area_c - union, area_c, eps, guard=True), None
-    c2 = 0.25 * (cw2.square() + ch2.square())
-    if detach_diagonal:
-        c2 = c2.detach()
-    # squared centre distance: ((x1 + x2) - (u1 + u2))^2 / 4 + same for y
-    rho2 = 0.25 * ((x1 + x2 - u1 - u2).square() + (y1 + y2 - v1 - v2).square())
-    penalty = _ratio(rho2, c2, eps)
-    if kind == "diou":
-        return iou, penalty, None
-    return iou, penalty, (w1, h1, w2, h2)
+def _area(b: torch.Tensor) -> torch.Tensor:
+    return (b[..., 2] - b[..., 0]) * (b[..., 3] - b[..., 1])
 
 
-def _aspect_angle_difference(w1: torch.Tensor, h1: torch.Tensor, w2: torch.Tensor, h2: torch.Tensor) -> torch.Tensor:
-    # atan(w2/h2) - atan(w1/h1) as one atan2: both angles lie in [0, pi/2], so their difference is the angle of
-    # the complex number (h2 + i w2)(h1 - i w1), whose real part h1 h2 + w1 w2 is >= 0. One transcendental instead
-    # of two (inductor's CPU code runs atan2 scalar over the strided box columns). A point box (w = h = 0) gets
-    # the angle of a square, pi/4, through a double where (atan2's gradient is 0/0 there); after that the two
-    # arguments are never both 0.
-    p1 = (w1 == 0) & (h1 == 0)
-    p2 = (w2 == 0) & (h2 == 0)
-    w1, h1 = torch.where(p1, 1.0, w1), torch.where(p1, 1.0, h1)
-    w2, h2 = torch.where(p2, 1.0, w2), torch.where(p2, 1.0, h2)
-    return torch.atan2(w2 * h1 - w1 * h2, h1 * h2 + w1 * w2)
+def _intersection_union(b1: torch.Tensor, b2: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    r""":math:`|B_1 \cap B_2|` and :math:`|B_1 \cup B_2|`; touching or separate boxes intersect in 0 (``relu``: a zero
+    gradient there too, as torchvision's mask)."""
+    iw = (torch.minimum(b1[..., 2], b2[..., 2]) - torch.maximum(b1[..., 0], b2[..., 0])).relu()
+    ih = (torch.minimum(b1[..., 3], b2[..., 3]) - torch.maximum(b1[..., 1], b2[..., 1])).relu()
+    inter = iw * ih
+    return inter, _area(b1) + _area(b2) - inter
+
+
+def _enclosing_size(b1: torch.Tensor, b2: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Width and height of :math:`C`, the smallest box enclosing both."""
+    cw = torch.maximum(b1[..., 2], b2[..., 2]) - torch.minimum(b1[..., 0], b2[..., 0])
+    ch = torch.maximum(b1[..., 3], b2[..., 3]) - torch.minimum(b1[..., 1], b2[..., 1])
+    return cw, ch
+
+
+def _centre_distance2(b1: torch.Tensor, b2: torch.Tensor) -> torch.Tensor:
+    """:math:`\rho^2(b, b^{gt})`, the squared distance between the two centres."""
+    dx = 0.5 * (b1[..., 0] + b1[..., 2] - b2[..., 0] - b2[..., 2])
+    dy = 0.5 * (b1[..., 1] + b1[..., 3] - b2[..., 1] - b2[..., 3])
+    return dx.square() + dy.square()
+
+
+def _aspect_angle(b: torch.Tensor) -> torch.Tensor:
+    """:math:`\arctan(w/h)`, as ``atan2(w, h)`` (so a line box of height 0 has :math:`\\pi/2`); a point box
+    (``w = h = 0``, where the angle is 0/0) is taken as square, :math:`\\pi/4`, through a double ``where``."""
+    w, h = b[..., 2] - b[..., 0], b[..., 3] - b[..., 1]
+    point = (w == 0) & (h == 0)
+    return torch.atan2(torch.where(point, 1.0, w), torch.where(point, 1.0, h))
+
+
+def _aspect_penalty(b1: torch.Tensor, b2: torch.Tensor) -> torch.Tensor:
+    """CIoU's :math:`v = \frac{4}{\\pi^2}(\arctan(w^{gt}/h^{gt}) - \arctan(w/h))^2`."""
+    return _FOUR_OVER_PI2 * (_aspect_angle(b2) - _aspect_angle(b1)).square()
+
+
+def _iou(b1: torch.Tensor, b2: torch.Tensor, eps: float) -> torch.Tensor:
+    inter, union = _intersection_union(b1, b2)
+    return _ratio(inter, union, eps)
+
+
+def _giou_penalty(b1: torch.Tensor, b2: torch.Tensor, eps: float) -> torch.Tensor:
+    r""":math:`|C \setminus (B_1 \cup B_2)| / |C|`; 0 for an enclosing box of zero area (both boxes on one line),
+    not a 1/eps gradient."""
+    _, union = _intersection_union(b1, b2)
+    cw, ch = _enclosing_size(b1, b2)
+    area_c = cw * ch
+    return _ratio(area_c - union, area_c, eps, guard=True)
+
+
+def _diou_penalty(b1: torch.Tensor, b2: torch.Tensor, eps: float, detach_diagonal: bool = False) -> torch.Tensor:
+    """:math:`\rho^2 / c^2`, with :math:`c` the diagonal of the enclosing box (held constant when
+    ``detach_diagonal``, the paper's gradient)."""
+    cw, ch = _enclosing_size(b1, b2)
+    c2 = cw.square() + ch.square()
+    return _ratio(_centre_distance2(b1, b2), c2.detach() if detach_diagonal else c2, eps)
+
+
+def _ciou_tradeoff(iou: torch.Tensor, v: torch.Tensor, eps: float, alpha_mode: str = "always") -> torch.Tensor:
+    """CIoU's :math:`\alpha = v / ((1 - \\mathrm{IoU}) + v)`, a constant for the gradient (as the paper)."""
+    with torch.no_grad():
+        den = 1.0 - iou + v + eps
+        alpha = torch.where(den > 0, v / torch.where(den > 0, den, 1.0), 0.0)
+        return torch.where(iou > 0.5, alpha, 0.0) if alpha_mode == "iou>0.5" else alpha
 
 
 def _pair_loss(b1, b2, kind, eps, *, mode="linear", alpha_mode="always", detach_diagonal=False):
-    """The unreduced loss of each pair (``kind``: iou, giou, diou or ciou)."""
-    iou, penalty, extras = _box_terms(b1, b2, eps, kind, detach_diagonal)
+    """The unreduced ``1 - IoU (+ penalty)`` of a user-chosen ``kind`` (iou, giou, diou, ciou), composed from the
+    terms above; the public losses compose them explicitly."""
+    iou = _iou(b1, b2, eps)
     if kind == "iou":
         if mode == "linear":
             return 1.0 - iou
         if mode == "square":
             return 1.0 - iou.square()
         return -iou.clamp_min(max(eps, torch.finfo(iou.dtype).tiny)).log()
-    loss = 1.0 - iou + penalty
+    if kind == "giou":
+        return 1.0 - iou + _giou_penalty(b1, b2, eps)
+    loss = 1.0 - iou + _diou_penalty(b1, b2, eps, detach_diagonal)
     if kind == "ciou":
-        w1, h1, w2, h2 = extras
-        v = _FOUR_OVER_PI2 * _aspect_angle_difference(w1, h1, w2, h2).square()
-        with torch.no_grad():
-            den = 1.0 - iou + v + eps
-            alpha = torch.where(den > 0, v / torch.where(den > 0, den, 1.0), 0.0)
-            if alpha_mode == "iou>0.5":
-                alpha = torch.where(iou > 0.5, alpha, 0.0)
-        loss = loss + alpha * v
+        v = _aspect_penalty(b1, b2)
+        loss = loss + _ciou_tradeoff(iou, v, eps, alpha_mode) * v
     return loss
 
 
@@ -205,7 +226,7 @@ def box_iou(boxes1: torch.Tensor, boxes2: torch.Tensor, *, box_format: str = "xy
     """
     eps = check_scalar(eps, "eps", low=0.0)
     b1, b2 = _prepare(boxes1, boxes2, box_format, ("boxes1", "boxes2"))
-    return _box_terms(b1, b2, eps, "iou")[0].to(boxes1.dtype)
+    return _iou(b1, b2, eps).to(boxes1.dtype)
 
 
 def pairwise_box_iou(
@@ -243,4 +264,4 @@ def pairwise_box_iou(
         b1, b2 = box_convert(b1, box_format, "xyxy"), box_convert(b2, box_format, "xyxy")
     _check_valid_xyxy(b1, "boxes1")
     _check_valid_xyxy(b2, "boxes2")
-    return _box_terms(b1[:, None, :], b2[None, :, :], eps, "iou")[0].to(boxes1.dtype)
+    return _iou(b1[:, None, :], b2[None, :, :], eps).to(boxes1.dtype)

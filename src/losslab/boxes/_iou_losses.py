@@ -8,7 +8,17 @@ from .._checks import check_bool, check_choice, check_scalar
 from .._compat import renamed_arguments
 from .._module import LossModule
 from .._reduction import reduce_loss
-from ._geometry import ALPHA_MODES, BOX_FORMATS, IOU_MODES, _pair_loss, _prepare
+from ._geometry import (
+    ALPHA_MODES,
+    BOX_FORMATS,
+    IOU_MODES,
+    _aspect_penalty,
+    _ciou_tradeoff,
+    _diou_penalty,
+    _giou_penalty,
+    _iou,
+    _prepare,
+)
 
 # ---------------------------------------------------------------------------------------------------------------
 # IoU-family losses
@@ -83,7 +93,13 @@ def iou_loss(
     """
     eps = _check_hyperparameters(eps=eps, mode=mode)
     b, t = _prepare(boxes, target, box_format, loss="iou_loss")
-    loss = _pair_loss(b, t, "iou", eps, mode=mode)
+    iou = _iou(b, t, eps)
+    if mode == "linear":
+        loss = 1.0 - iou
+    elif mode == "square":
+        loss = 1.0 - iou.square()
+    else:  # "log": -log IoU, with IoU held above eps (and above 0 when eps is 0)
+        loss = -iou.clamp_min(max(eps, torch.finfo(iou.dtype).tiny)).log()
     return reduce_loss(loss, reduction, sample_weight, dtype=boxes.dtype)
 
 
@@ -137,7 +153,8 @@ def generalized_box_iou_loss(
     """
     eps = _check_hyperparameters(eps=eps)
     b, t = _prepare(boxes, target, box_format, loss="generalized_box_iou_loss")
-    return reduce_loss(_pair_loss(b, t, "giou", eps), reduction, sample_weight, dtype=boxes.dtype)
+    loss = 1.0 - _iou(b, t, eps) + _giou_penalty(b, t, eps)
+    return reduce_loss(loss, reduction, sample_weight, dtype=boxes.dtype)
 
 
 @renamed_arguments(weight="sample_weight")
@@ -195,7 +212,7 @@ def distance_box_iou_loss(
     """
     eps = _check_hyperparameters(eps=eps, detach_diagonal=detach_diagonal)
     b, t = _prepare(boxes, target, box_format, loss="distance_box_iou_loss")
-    loss = _pair_loss(b, t, "diou", eps, detach_diagonal=detach_diagonal)
+    loss = 1.0 - _iou(b, t, eps) + _diou_penalty(b, t, eps, detach_diagonal)
     return reduce_loss(loss, reduction, sample_weight, dtype=boxes.dtype)
 
 
@@ -261,7 +278,9 @@ def complete_box_iou_loss(
     """
     eps = _check_hyperparameters(eps=eps, alpha_mode=alpha_mode, detach_diagonal=detach_diagonal)
     b, t = _prepare(boxes, target, box_format, loss="complete_box_iou_loss")
-    loss = _pair_loss(b, t, "ciou", eps, alpha_mode=alpha_mode, detach_diagonal=detach_diagonal)
+    iou = _iou(b, t, eps)
+    v = _aspect_penalty(b, t)
+    loss = 1.0 - iou + _diou_penalty(b, t, eps, detach_diagonal) + _ciou_tradeoff(iou, v, eps, alpha_mode) * v
     return reduce_loss(loss, reduction, sample_weight, dtype=boxes.dtype)
 
 

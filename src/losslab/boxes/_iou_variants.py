@@ -9,7 +9,16 @@ from .._checks import check_choice, check_scalar
 from .._compat import renamed_arguments
 from .._module import LossModule
 from .._reduction import reduce_loss
-from ._geometry import _FOUR_OVER_PI2, _aspect_angle_difference, _box_terms, _pair_loss, _prepare, _ratio
+from ._geometry import (
+    _aspect_penalty,
+    _ciou_tradeoff,
+    _diou_penalty,
+    _giou_penalty,
+    _iou,
+    _pair_loss,
+    _prepare,
+    _ratio,
+)
 
 IOU_KINDS = ("iou", "giou", "diou", "ciou")
 
@@ -95,7 +104,7 @@ def efficient_iou_loss(
     """
     eps = check_scalar(eps, "eps", low=0.0)
     b, t = _prepare(boxes, target, box_format)
-    iou, distance, _ = _box_terms(b, t, eps, "diou")
+    iou, distance = _iou(b, t, eps), _diou_penalty(b, t, eps)
     w1, h1, w2, h2, cw, ch, _, _ = _extents(b, t)
     loss = 1.0 - iou + distance + _ratio((w1 - w2).square(), cw.square(), eps) + _ratio((h1 - h2).square(), ch.square(), eps)
     return reduce_loss(loss, reduction, sample_weight, dtype=boxes.dtype)
@@ -170,7 +179,7 @@ def scylla_iou_loss(
     theta = check_scalar(theta, "theta", low=0.0, low_inclusive=False)
     eps = check_scalar(eps, "eps", low=0.0)
     b, t = _prepare(boxes, target, box_format)
-    iou = _box_terms(b, t, eps, "iou")[0]
+    iou = _iou(b, t, eps)
     w1, h1, w2, h2, cw, ch, dx, dy = _extents(b, t)
     rho2 = dx.square() + dy.square()
     angle = _ratio(2.0 * (dx * dy).abs(), rho2, 0.0)  # sin(2 alpha); 0 where the centres coincide
@@ -254,16 +263,15 @@ def alpha_iou_loss(
     check_choice(kind, "kind", IOU_KINDS)
     eps = check_scalar(eps, "eps", low=0.0)
     b, t = _prepare(boxes, target, box_format)
-    iou, penalty, extras = _box_terms(b, t, eps, kind)
+    iou = _iou(b, t, eps)
     loss = 1.0 - _pow(iou, alpha)
-    if penalty is not None:
-        loss = loss + _pow(penalty, alpha)
+    if kind == "giou":
+        loss = loss + _pow(_giou_penalty(b, t, eps), alpha)
+    elif kind in ("diou", "ciou"):
+        loss = loss + _pow(_diou_penalty(b, t, eps), alpha)
     if kind == "ciou":
-        v = _FOUR_OVER_PI2 * _aspect_angle_difference(*extras).square()
-        with torch.no_grad():
-            den = 1.0 - iou + v + eps
-            beta = torch.where(den > 0, v / torch.where(den > 0, den, 1.0), 0.0)
-        loss = loss + _pow(beta * v, alpha)
+        v = _aspect_penalty(b, t)
+        loss = loss + _pow(_ciou_tradeoff(iou, v, eps) * v, alpha)
     return reduce_loss(loss, reduction, sample_weight, dtype=boxes.dtype)
 
 
