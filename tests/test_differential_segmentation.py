@@ -180,3 +180,24 @@ def test_gradcheck_float64(seed):
             assert torch.autograd.gradcheck(
                 lambda p, wt=weight_type, batch=batch: generalized_dice_loss(p, target, weight_type=wt, ignore_index=255, batch=batch),
                 (probs,))
+
+
+@pytest.mark.parametrize("ignore_index", [None, 255])
+def test_dice_class_sums_cpu_scatter_equals_compare_and_reduce(ignore_index):
+    """The CPU scatter of the class sums and the compare-and-reduce form used on other devices agree."""
+    import losslab
+
+    g = torch.Generator().manual_seed(0)
+    logits = torch.randn(3, 4, 5, 6, generator=g, dtype=torch.float64, requires_grad=True)
+    target = torch.randint(0, 4, (3, 5, 6), generator=g)
+    if ignore_index is not None:
+        target[0, :2] = ignore_index
+    for fn in (losslab.dice_loss, losslab.generalized_dice_loss, losslab.tversky_loss):
+        probs = torch.softmax(logits, 1)
+        fast = fn(probs, target, ignore_index=ignore_index)
+        (g_fast,) = torch.autograd.grad(fast, logits)
+        with losslab.fast_paths(False):
+            ref = fn(torch.softmax(logits, 1), target, ignore_index=ignore_index)
+        (g_ref,) = torch.autograd.grad(ref, logits)
+        torch.testing.assert_close(fast, ref)
+        torch.testing.assert_close(g_fast, g_ref)

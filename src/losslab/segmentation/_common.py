@@ -15,6 +15,7 @@ from .._checks import (
     finite_extremes,
     validation_enabled,
 )
+from .._kernels import use_fast_path
 from .._numerics import upcast
 from .._reduction import _check_broadcast
 from .._targets import DENSE, INDEX, check_class_target, safe_indices
@@ -108,9 +109,16 @@ def _class_sums(
         ones = (t != ignore_index).to(p.dtype)
         picked = picked * ones
         p_sum = (flat * ones).sum(-1)
-    zeros = torch.zeros((n, c), dtype=p.dtype, device=p.device)
-    tp = zeros.scatter_add(1, idx.squeeze(1), picked.squeeze(1))
-    g_sum = zeros.scatter_add(1, idx.squeeze(1), ones.squeeze(1))
+    if use_fast_path(p):
+        # CPU: scatter the gathered values into their class slots (no (N, C, L) one-hot; deterministic on CPU)
+        zeros = torch.zeros((n, c), dtype=p.dtype, device=p.device)
+        tp = zeros.scatter_add(1, idx.squeeze(1), picked.squeeze(1))
+        g_sum = zeros.scatter_add(1, idx.squeeze(1), ones.squeeze(1))
+    else:
+        # elsewhere compare-and-reduce: a floating scatter_add is atomic (nondeterministic) on CUDA and raises under
+        # torch.use_deterministic_algorithms(True); one fused comparison and two sums are not
+        g = (idx == torch.arange(c, device=p.device).reshape(1, c, 1)).to(p.dtype) * ones
+        tp, g_sum = (flat * g).sum(-1), g.sum(-1)
     return tp, p_sum, g_sum, ones.sum((1, 2))
 
 
