@@ -73,7 +73,7 @@ PROFILES: dict[str, dict[str, Any]] = {
     "smoke": dict(n_train=48, n_test=24, epochs=1, width=16, batch=16, lr=2e-3,
                   arms=("alpha-CE", "FL", "FL + IoU cls", "FL + both")),
     # quick: ~4 CPU-s per arm per seed (AP ~0.41), 3 arms (the high-IoU sub-claims need "FL + both": full only);
-    # full: ~6.5 CPU-s per arm per seed (AP ~0.51), 5 arms x 25 seeds ~ 14 CPU-min
+    # full: ~6.6 CPU-s per arm per seed (AP ~0.53), 5 arms x 25 seeds: 830 CPU-s measured
     "quick": dict(n_train=400, n_test=160, epochs=8, width=32, batch=16, lr=2e-3,
                   arms=("alpha-CE", "FL", "FL + IoU cls")),
     "full": dict(n_train=600, n_test=250, epochs=10, width=32, batch=16, lr=2e-3, arms=tuple(ARMS)),
