@@ -10,7 +10,7 @@ from torch import nn
 
 from .._checks import check_choice, check_finite, check_floating, check_scalar
 from .._compat import renamed_arguments
-from .._numerics import result_dtype, upcast
+from .._numerics import result_dtype, softplus, upcast
 from .._reduction import reduce_loss
 
 GAN_KINDS = ("minimax", "non-saturating", "least-squares", "wasserstein", "hinge")
@@ -76,8 +76,8 @@ def minimax_discriminator_loss(
     s = check_scalar(label_smoothing, "label_smoothing", low=0.0, high=1.0, high_inclusive=False)
     r = _scores(real_logits, "real_logits", "minimax_discriminator_loss")
     f = _scores(fake_logits, "fake_logits", "minimax_discriminator_loss")
-    real_term = F.softplus(-r) if s == 0.0 else (1.0 - s) * F.softplus(-r) + s * F.softplus(r)
-    loss = _mean(real_term) + _mean(F.softplus(f))
+    real_term = softplus(-r) if s == 0.0 else (1.0 - s) * softplus(-r) + s * softplus(r)
+    loss = _mean(real_term) + _mean(softplus(f))
     return result_dtype(loss, real_logits)
 
 
@@ -123,7 +123,7 @@ def minimax_generator_loss(
         .. [Goodfellow2014] I. Goodfellow et al. "Generative Adversarial Nets." NeurIPS 2014. arXiv:1406.2661
     """
     f = _scores(fake_logits, "fake_logits", "minimax_generator_loss")
-    return reduce_loss(-F.softplus(f), reduction, sample_weight, dtype=fake_logits.dtype)
+    return reduce_loss(-softplus(f), reduction, sample_weight, dtype=fake_logits.dtype)
 
 
 @renamed_arguments(weight="sample_weight")
@@ -164,7 +164,7 @@ def non_saturating_generator_loss(
         .. [Goodfellow2014] I. Goodfellow et al. "Generative Adversarial Nets." NeurIPS 2014. arXiv:1406.2661
     """
     f = _scores(fake_logits, "fake_logits", "non_saturating_generator_loss")
-    return reduce_loss(F.softplus(-f), reduction, sample_weight, dtype=fake_logits.dtype)
+    return reduce_loss(softplus(-f), reduction, sample_weight, dtype=fake_logits.dtype)
 
 
 # ---------------------------------------------------------------------------------------------------------------

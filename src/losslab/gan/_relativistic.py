@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 
 from .._checks import check_choice, check_finite, check_floating
 from .._module import LossModule
-from .._numerics import result_dtype, upcast
+from .._numerics import result_dtype, softplus, upcast
 from .._reduction import reduce_loss
 
 RELATIVISTIC_KINDS = ("paired", "average")
@@ -106,9 +105,9 @@ def relativistic_discriminator_loss(
     f = _scores(fake_logits, "fake_logits")
     real_vs_fake, fake_vs_real = _relativistic_terms(r, f, kind)
     if kind == "paired":
-        loss = _mean(F.softplus(-real_vs_fake))
+        loss = _mean(softplus(-real_vs_fake))
     else:
-        loss = _mean(F.softplus(-real_vs_fake)) + _mean(F.softplus(fake_vs_real))
+        loss = _mean(softplus(-real_vs_fake)) + _mean(softplus(fake_vs_real))
     return result_dtype(loss, real_logits)
 
 
@@ -160,9 +159,9 @@ def relativistic_generator_loss(
     f = _scores(fake_logits, "fake_logits")
     real_vs_fake, fake_vs_real = _relativistic_terms(r, f, kind)
     if kind == "paired":
-        loss = _mean(F.softplus(-fake_vs_real))
+        loss = _mean(softplus(-fake_vs_real))
     else:
-        loss = _mean(F.softplus(-fake_vs_real)) + _mean(F.softplus(real_vs_fake))
+        loss = _mean(softplus(-fake_vs_real)) + _mean(softplus(real_vs_fake))
     return result_dtype(loss, real_logits)
 
 
