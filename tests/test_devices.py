@@ -5,6 +5,7 @@
   Tested here on CPU with bfloat16 and float16; on CUDA by the ``device`` fixture when a GPU is present.
 * **No host sync with validation off**: no ``.item()``/``bool(tensor)`` (``aten._local_scalar_dense``) and no
   tensor built from a Python number (``aten.lift_fresh``, which is a host-to-device copy on an accelerator).
+  A ``.tolist()`` read does not dispatch on CPU; the ``meta`` run below catches it (reading a meta tensor raises).
 * **Validation on, on CPU**: at most one host read per checked tensor.
 * **Device-aware paths**: on the ``meta`` device (standing in for any accelerator) the focal losses dispatch a
   handful of ops, not a CPU chunk loop.
