@@ -71,3 +71,24 @@ def test_cases_and_schedule():
     torch.testing.assert_close(target[:, 2] * target[:, 3], torch.ones(len(target), dtype=torch.float64))
     assert sorted({round(v, 2) for v in (boxes[:, 2] * boxes[:, 3]).tolist()}) == sorted(E.AREAS)
     assert E.schedule(200, 0.1) == [0.1] * 160 + [0.01] * 20 + [0.001] * 20
+
+
+def test_official_ciou_step_is_dciou_m_by_hand():
+    """dCIOU.m on one pair, worked by hand: the DIoU step plus alpha (8/pi^2) (atan(wg/hg) - atan(w/h)) (h, -w)."""
+    import math
+
+    import torch
+
+    from losslab.experiments import box_regression as br
+
+    b = torch.tensor([[9.0, 10.5, 1.5, 0.6]], dtype=torch.float64)
+    t = torch.tensor([[10.0, 10.0, 0.5, 2.0]], dtype=torch.float64)
+    angle = math.atan(0.5 / 2.0) - math.atan(1.5 / 0.6)
+    v = 4 / math.pi**2 * angle**2
+    alpha = v / (1 - 0.0 + v + 1e-7)  # the boxes touch: IoU 0
+    expected = br.official_diou_step(b, t) + torch.tensor(
+        [[0.0, 0.0, alpha * 8 / math.pi**2 * angle * 0.6, -alpha * 8 / math.pi**2 * angle * 1.5]], dtype=torch.float64
+    )
+    torch.testing.assert_close(br.official_ciou_step(b, t), expected)
+    torch.testing.assert_close(br.official_ciou_step(b, t)[0, 2:], torch.tensor([-0.0441, 0.3056], dtype=torch.float64),
+                               atol=1e-4, rtol=0)
