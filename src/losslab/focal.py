@@ -15,7 +15,14 @@ import torch
 import torch.nn.functional as F
 
 from . import _kernels
-from ._checks import check_finite, check_floating, check_in_range, check_same_shape, check_scalar
+from ._checks import (
+    check_finite,
+    check_floating,
+    check_ignore_index,
+    check_in_range,
+    check_same_shape,
+    check_scalar,
+)
 from ._compat import renamed_arguments
 from ._module import LossModule
 from ._numerics import log_softmax, upcast
@@ -161,13 +168,8 @@ def _check_sigmoid_hyperparameters(
     gamma = check_scalar(gamma, "gamma", low=0.0)
     if alpha is not None and not isinstance(alpha, torch.Tensor):
         alpha = check_scalar(alpha, "alpha", low=0.0, high=1.0)
-    _check_ignore_index(ignore_index)
+    check_ignore_index(ignore_index)
     return gamma, alpha, check_label_smoothing(label_smoothing)
-
-
-def _check_ignore_index(ignore_index: int | None) -> None:
-    if ignore_index is not None and (isinstance(ignore_index, bool) or not isinstance(ignore_index, int)):
-        raise TypeError(f"ignore_index: expected an int or None, got {type(ignore_index).__name__}")
 
 
 def _check_alpha_tensor(
@@ -320,7 +322,7 @@ def _check_softmax_hyperparameters(
     gamma = check_scalar(gamma, "gamma", low=0.0)
     if alpha is not None and not isinstance(alpha, torch.Tensor):
         alpha = check_scalar(alpha, "alpha", low=0.0, high=1.0)
-    _check_ignore_index(ignore_index)
+    check_ignore_index(ignore_index)
     return gamma, alpha, check_label_smoothing(label_smoothing)
 
 

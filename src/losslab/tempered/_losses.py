@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from .._checks import check_finite, check_floating, check_in_range, check_same_shape
+from .._checks import check_finite, check_floating, check_ignore_index, check_in_range, check_same_shape
 from .._compat import renamed_arguments
 from .._module import LossModule
 from .._numerics import upcast
@@ -127,7 +127,7 @@ def bi_tempered_logistic_loss(
            Bregman Divergences." NeurIPS 2019. https://arxiv.org/abs/1906.03361
     """
     t1, t2, num_iters, ls = _check_hyperparameters(t1, t2, label_smoothing, num_iters)
-    _check_ignore_index(ignore_index)
+    check_ignore_index(ignore_index)
     check_floating(activations, "activations")
     kind = check_class_target(activations, target, ignore_index=ignore_index, input_name="activations")
     num_classes = activations.shape[1]
@@ -157,14 +157,9 @@ def _check_hyperparameters(
     return _check_t1(t1), _check_t(t2, "t2"), _check_num_iters(num_iters), check_label_smoothing(label_smoothing)
 
 
-def _check_ignore_index(ignore_index: int | None) -> None:
-    if ignore_index is not None and (isinstance(ignore_index, bool) or not isinstance(ignore_index, int)):
-        raise TypeError(f"ignore_index: expected an int or None, got {ignore_index!r}")
-
-
 def _check_module(**hyperparameters: object) -> None:
     _check_hyperparameters(**hyperparameters)  # type: ignore[arg-type]
-    _check_ignore_index(hyperparameters.get("ignore_index"))  # type: ignore[arg-type]
+    check_ignore_index(hyperparameters.get("ignore_index"))  # type: ignore[arg-type]
 
 
 class BiTemperedLogisticLoss(LossModule, function=bi_tempered_logistic_loss, validate=_check_module):
