@@ -318,6 +318,42 @@ def test_safe_div_and_safe_log():
     assert x.grad.tolist() == [0.0, pytest.approx(1 / math.e), 0.0]
 
 
+@pytest.mark.parametrize("p", [0.0, 0.1, 0.5, 1.0, 1.5, 2.0, 3.7])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_safe_pow_against_the_plain_power(p, dtype):
+    """``max(x, 0) ** p``: the plain power and its derivative ``p x^(p-1)`` (float64, by hand) on normal
+    positive bases; 0 with gradient 0 on negative ones (p > 0); 1 with gradient 0 everywhere at p = 0."""
+    xs = [-2.0, -1e-17, 1e-30, 1e-3, 0.25, 0.5, 0.999, 1.0, 3.0]
+    x = torch.tensor(xs, dtype=dtype, requires_grad=True)
+    y = _numerics.safe_pow(x, p)
+    if p == 0:  # a constant: no graph to the base
+        assert y.tolist() == [1.0] * len(xs) and not y.requires_grad
+        return
+    y.sum().backward()
+    value = [v**p if v > 0 else 0.0 for v in xs]
+    slope = [p * v ** (p - 1) if v > 0 else 0.0 for v in xs]
+    torch.testing.assert_close(y, torch.tensor(value, dtype=dtype))
+    torch.testing.assert_close(x.grad, torch.tensor(slope, dtype=dtype))
+    z = torch.tensor([0.3, 0.7, 2.0], dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda t: _numerics.safe_pow(t, p), (z,))
+
+
+def test_safe_pow_is_finite_at_zero_and_subnormal_bases():
+    """The slope ``p x^(p-1)`` overflows float32 below the smallest normal number for small ``p``
+    (``1e-45 ** -0.9 = 1e40``): there the value and the gradient are 0, at every ``p``."""
+    for dtype in (torch.float16, torch.bfloat16, torch.float32, torch.float64):
+        tiny = torch.finfo(dtype).tiny
+        x = torch.tensor([0.0, tiny / 4, tiny / 1024], dtype=dtype).clamp_min(0).requires_grad_()
+        for p in (0.05, 0.1, 0.5, 0.9, 1.0, 2.0):
+            x.grad = None
+            y = _numerics.safe_pow(x, p)
+            y.sum().backward()
+            assert torch.isfinite(x.grad).all() and (y.abs() <= tiny**p).all(), (dtype, p, y, x.grad)
+    # the old helpers compared with 0 only: a subnormal base gave an infinite gradient in float32
+    x = torch.tensor([1e-45], dtype=torch.float32, requires_grad=True)
+    assert torch.isinf(torch.autograd.grad(x.pow(0.1).sum(), x)[0]).all()
+
+
 def test_log1mexp_against_mpmath():
     xs = [-1e-20, -1e-10, -1e-3, -0.5, -0.6931471805599453, -0.7, -1.0, -5.0, -40.0, -700.0]
     got = _numerics.log1mexp(torch.tensor(xs, dtype=torch.float64))

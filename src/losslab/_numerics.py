@@ -65,6 +65,30 @@ def safe_log(x: torch.Tensor, fill: float = 0.0) -> torch.Tensor:
     return torch.where(ok, torch.where(ok, x, torch.ones_like(x)).log(), torch.full_like(x, fill))
 
 
+def safe_pow(x: torch.Tensor, p: float) -> torch.Tensor:
+    r"""``max(x, 0) ** p`` for a float ``p >= 0``, with finite values and gradients everywhere.
+
+    * ``p == 0``: 1 everywhere (``0 ** 0 = 1``, as ``torch.pow``).
+    * ``p >= 1``: ``clamp_min(0).pow(p)``; the slope at 0 is finite (0 for ``p > 1``).
+    * ``0 < p < 1``: the slope ``p x^(p - 1)`` is infinite at 0 and overflows below the smallest normal number
+      (``x = 1e-45``, ``p = 0.1`` gives ``1e40`` in float32), so there the value and the gradient are 0 (double
+      ``where``); the values dropped are below ``tiny ** p``.
+
+    Example:
+        >>> x = torch.tensor([-1e-17, 0.0, 1e-45, 0.25, 4.0], requires_grad=True)
+        >>> y = safe_pow(x, 0.5)
+        >>> y.sum().backward()
+        >>> y.detach(), x.grad
+        (tensor([0.0000, 0.0000, 0.0000, 0.5000, 2.0000]), tensor([0.0000, 0.0000, 0.0000, 1.0000, 0.2500]))
+    """
+    if p == 0.0:
+        return torch.ones_like(x)
+    if p >= 1.0:
+        return x.clamp_min(0.0).pow(p)
+    normal = x >= torch.finfo(x.dtype).tiny
+    return torch.where(normal, torch.where(normal, x, torch.ones_like(x)).pow(p), torch.zeros_like(x))
+
+
 def softplus(x: torch.Tensor) -> torch.Tensor:
     """``log(1 + exp(x))`` accurate in float64 too: torch's default threshold (20) returns ``x`` from ``x > 20``,
     6,000 float64 ulps off there; from 40 on the dropped ``exp(-x)`` is below float64's resolution."""

@@ -25,7 +25,7 @@ from ._checks import (
 )
 from ._compat import renamed_arguments
 from ._module import LossModule
-from ._numerics import log_softmax, upcast
+from ._numerics import log_softmax, safe_pow, upcast
 from ._reduction import reduce_loss
 from ._targets import (
     INDEX,
@@ -144,18 +144,10 @@ def sigmoid_focal_loss(
         ce = -(w_pos * y * F.logsigmoid(x) + (1 - y) * F.logsigmoid(-x))
         # 1 - p_t = (1 - y) p + y (1 - p), a convex combination of two accurately computed sigmoids
         one_minus_pt = torch.lerp(torch.sigmoid(x), torch.sigmoid(-x), y)
-        loss = ce * _power(one_minus_pt, gamma)
+        loss = ce * safe_pow(one_minus_pt, gamma)
         if alpha is not None:
             loss = loss * (alpha * y + (1 - alpha) * (1 - y))
     return reduce_loss(loss, reduction, sample_weight, mask=mask, dtype=logits.dtype)
-
-
-def _power(u: torch.Tensor, gamma: float) -> torch.Tensor:
-    """``u ** gamma`` for ``u >= 0``, 0 where ``u`` is below the smallest normal number, with a finite gradient."""
-    if gamma == 0.0:
-        return torch.ones_like(u)
-    normal = u >= torch.finfo(u.dtype).tiny
-    return torch.where(normal, torch.where(normal, u, torch.ones_like(u)).pow(gamma), torch.zeros_like(u))
 
 
 def _check_sigmoid_hyperparameters(
@@ -295,14 +287,14 @@ def softmax_focal_loss(
             loss = _kernels.SoftmaxFocalIndex.apply(x, idx, gamma)
         else:
             log_pt = _finite_log_softmax(x).gather(1, idx.unsqueeze(1)).squeeze(1)
-            loss = -_power(-torch.expm1(log_pt), gamma) * log_pt  # 1 - p_t = -expm1(log p_t), no cancellation
+            loss = -safe_pow(-torch.expm1(log_pt), gamma) * log_pt  # 1 - p_t = -expm1(log p_t), no cancellation
         if alpha_t is not None:
             loss = loss * alpha_t
     else:
         y = one_hot(target, x.shape[1], x.dtype, ignore_index) if kind == INDEX else target.to(x.dtype)
         y = smooth_categorical(y, label_smoothing)
         log_p = _finite_log_softmax(x)
-        terms = y * _power(-torch.expm1(log_p), gamma) * log_p
+        terms = y * safe_pow(-torch.expm1(log_p), gamma) * log_p
         loss = -(terms if alpha is None else alpha * terms).sum(1)
     return reduce_loss(loss, reduction, sample_weight, mask=mask, dtype=logits.dtype)
 

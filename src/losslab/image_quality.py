@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from ._checks import check_finite, check_floating, check_same_shape, check_scalar, finite_extremes, validation_enabled
 from ._compat import renamed_arguments
 from ._module import LossModule
-from ._numerics import upcast
+from ._numerics import safe_pow, upcast
 from ._reduction import reduce_loss
 
 __all__ = ["ssim_loss", "SSIMLoss", "ms_ssim_loss", "MSSSIMLoss", "charbonnier_loss", "CharbonnierLoss", "MS_SSIM_WEIGHTS"]
@@ -137,12 +137,6 @@ def _ssim_cs(x: torch.Tensor, y: torch.Tensor, g: torch.Tensor, c1: float, c2: f
     cs_map = (2.0 * cov + c2) / (var_x + var_y + c2)
     luminance = (2.0 * mu_x * mu_y + c1) / (mu_x.square() + mu_y.square() + c1)
     return (luminance * cs_map).mean(-1), cs_map.mean(-1)
-
-
-def _pow_pos(x: torch.Tensor, p: float) -> torch.Tensor:
-    """``relu(x) ** p`` with gradient 0 (not inf/NaN) where ``x <= 0`` (double where)."""
-    ok = x > 0
-    return torch.where(ok, torch.where(ok, x, torch.ones_like(x)).pow(p), torch.zeros_like(x))
 
 
 def _float32_region(pred: torch.Tensor, target: torch.Tensor):
@@ -327,7 +321,7 @@ def ms_ssim_loss(
         terms = []
         for level, w in enumerate(weights):
             ssim, cs = _ssim_cs(x, y, g, c1, c2)
-            terms.append(_pow_pos(ssim if level == len(weights) - 1 else cs, w))
+            terms.append(safe_pow(ssim if level == len(weights) - 1 else cs, w))
             if level < len(weights) - 1:
                 padding = [s % 2 for s in x.shape[2:]]
                 x, y = pool(x, 2, padding=padding), pool(y, 2, padding=padding)

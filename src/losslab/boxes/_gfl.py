@@ -9,17 +9,8 @@ import torch.nn.functional as F
 from .._checks import check_finite, check_floating, check_in_range, check_same_shape, check_scalar
 from .._compat import renamed_arguments
 from .._module import LossModule
-from .._numerics import upcast
+from .._numerics import safe_pow, upcast
 from .._reduction import check_normalizer, reduce_loss
-
-
-def _abs_pow(d: torch.Tensor, p: float) -> torch.Tensor:
-    """``|d| ** p`` with gradient 0 (not NaN) at ``d == 0`` for every ``p >= 0`` (double where)."""
-    if p == 0.0:
-        return torch.ones_like(d)
-    a = d.abs()
-    ok = a > 0
-    return torch.where(ok, torch.where(ok, a, torch.ones_like(a)).pow(p), torch.zeros_like(a))
 
 
 def _quality_pair(logits: torch.Tensor, target: torch.Tensor, hint: str) -> tuple[torch.Tensor, torch.Tensor]:
@@ -97,7 +88,7 @@ def quality_focal_loss(
     check_normalizer(normalizer)
     x, y = _quality_pair(logits, target, "quality_focal_loss expects IoU qualities in [0, 1] (0 for negatives)")
     bce = F.binary_cross_entropy_with_logits(x, y, reduction="none")
-    loss = _abs_pow(y - torch.sigmoid(x), beta) * bce
+    loss = safe_pow((y - torch.sigmoid(x)).abs(), beta) * bce
     return reduce_loss(loss, reduction, sample_weight, normalizer=normalizer, dtype=logits.dtype)
 
 

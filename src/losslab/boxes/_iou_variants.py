@@ -8,6 +8,7 @@ import torch
 from .._checks import check_choice, check_scalar
 from .._compat import renamed_arguments
 from .._module import LossModule
+from .._numerics import safe_pow
 from .._reduction import reduce_loss
 from ._geometry import (
     _aspect_penalty,
@@ -21,18 +22,6 @@ from ._geometry import (
 )
 
 IOU_KINDS = ("iou", "giou", "diou", "ciou")
-
-
-def _pow(x: torch.Tensor, p: float) -> torch.Tensor:
-    """``max(x, 0) ** p`` (a rounding error can make a zero GIoU penalty ``-1e-17``) with a finite gradient at
-    0: ``clamp_min`` then ``pow`` for ``p > 1`` (the slope there is finite), a double where (gradient 0 at
-    ``x <= 0``) for ``p < 1``."""
-    if p == 1.0:
-        return x
-    if p > 1.0:
-        return x.clamp_min(0.0).pow(p)
-    ok = x > 0
-    return torch.where(ok, torch.where(ok, x, torch.ones_like(x)).pow(p), torch.zeros_like(x))
 
 
 def _extents(b: torch.Tensor, t: torch.Tensor):
@@ -191,7 +180,7 @@ def scylla_iou_loss(
     dw, dh = (w1 - w2).abs(), (h1 - h2).abs()
     omega_w = _ratio(dw, 0.5 * (w1 + w2 + dw), 0.0)  # 0 where both widths are 0
     omega_h = _ratio(dh, 0.5 * (h1 + h2 + dh), 0.0)
-    shape = _pow(-torch.expm1(-omega_w), theta) + _pow(-torch.expm1(-omega_h), theta)
+    shape = safe_pow(-torch.expm1(-omega_w), theta) + safe_pow(-torch.expm1(-omega_h), theta)
     loss = 1.0 - iou + 0.5 * (distance + shape)
     return reduce_loss(loss, reduction, sample_weight, dtype=boxes.dtype)
 
@@ -264,14 +253,14 @@ def alpha_iou_loss(
     eps = check_scalar(eps, "eps", low=0.0)
     b, t = _prepare(boxes, target, box_format)
     iou = _iou(b, t, eps)
-    loss = 1.0 - _pow(iou, alpha)
+    loss = 1.0 - safe_pow(iou, alpha)
     if kind == "giou":
-        loss = loss + _pow(_giou_penalty(b, t, eps), alpha)
+        loss = loss + safe_pow(_giou_penalty(b, t, eps), alpha)
     elif kind in ("diou", "ciou"):
-        loss = loss + _pow(_diou_penalty(b, t, eps), alpha)
+        loss = loss + safe_pow(_diou_penalty(b, t, eps), alpha)
     if kind == "ciou":
         v = _aspect_penalty(b, t)
-        loss = loss + _pow(_ciou_tradeoff(iou, v, eps) * v, alpha)
+        loss = loss + safe_pow(_ciou_tradeoff(iou, v, eps) * v, alpha)
     return reduce_loss(loss, reduction, sample_weight, dtype=boxes.dtype)
 
 

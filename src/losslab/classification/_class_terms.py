@@ -113,22 +113,6 @@ def one_minus(log_p: torch.Tensor) -> torch.Tensor:
     return -torch.expm1(log_p)
 
 
-def safe_pow(base: torch.Tensor, exponent: float) -> torch.Tensor:
-    """``base ** exponent`` for ``base >= 0`` with a zero (not NaN/inf) gradient at ``base == 0``.
-
-    For ``0 < exponent < 1`` the derivative of the power is infinite at 0; the double ``where`` keeps it out of
-    the backward graph (the losses using this multiply it by a factor whose own derivative vanishes there). For
-    ``exponent >= 1`` the derivative is finite at 0 and the plain power is used (``where`` is slow on CPU).
-    """
-    if exponent == 0.0:
-        return torch.ones_like(base)
-    if exponent >= 1.0:
-        return base.pow(exponent)
-    ok = base > 0
-    safe = torch.where(ok, base, torch.ones_like(base))
-    return torch.where(ok, safe.pow(exponent), torch.zeros_like(base))
-
-
 def check_class_vector(x: torch.Tensor, name: str, num_classes: int | None, *, positive: bool) -> torch.Tensor:
     """A per-class vector ``(C,)`` (``C = num_classes`` when given): real, finite, ``> 0`` (``positive``) or
     ``>= 0``."""

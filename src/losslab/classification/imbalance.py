@@ -32,10 +32,10 @@ from .._checks import (
 )
 from .._compat import renamed_arguments
 from .._module import LossModule
-from .._numerics import upcast
+from .._numerics import safe_pow, upcast
 from .._reduction import reduce_loss
 from .._targets import check_label_smoothing
-from ._class_terms import ClassTarget, check_class_vector, one_minus, out_dtype, safe_pow
+from ._class_terms import ClassTarget, check_class_vector, one_minus, out_dtype
 
 __all__ = [
     "asymmetric_loss",

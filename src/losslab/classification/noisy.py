@@ -29,9 +29,9 @@ import torch.nn.functional as F
 from .._checks import check_choice, check_reduction, check_scalar
 from .._compat import renamed_arguments
 from .._module import LossModule
-from .._numerics import upcast
+from .._numerics import safe_pow, upcast
 from .._reduction import reduce_loss
-from ._class_terms import ClassTarget, one_minus, out_dtype, safe_pow
+from ._class_terms import ClassTarget, one_minus, out_dtype
 
 __all__ = [
     "generalized_cross_entropy",

@@ -7,7 +7,7 @@ import torch
 from .._checks import check_scalar
 from .._compat import renamed_arguments
 from .._module import LossModule
-from .._numerics import safe_div
+from .._numerics import safe_div, safe_pow
 from .._reduction import reduce_loss
 from ..distributed import per_process_share
 from ._common import _prepare
@@ -30,13 +30,6 @@ def tversky_index(
 ) -> torch.Tensor:
     r"""``(tp + s) / (tp + alpha fp + beta fn + s)``; 0/0 (an empty class predicted empty, ``s = 0``) is 1."""
     return safe_div(tp + smooth, tp + alpha * fp + beta * fn + smooth, fill=1.0)
-
-
-def focal_power(base: torch.Tensor, gamma: float) -> torch.Tensor:
-    """``base ** gamma`` for ``base >= 0`` with gradient 0 (not inf or NaN) at ``base = 0`` when ``gamma < 1``."""
-    ok = base > 0
-    safe = torch.where(ok, base, torch.ones_like(base))
-    return torch.where(ok, safe.pow(gamma), torch.zeros_like(base))
 
 
 @renamed_arguments(weight="sample_weight")
@@ -206,7 +199,7 @@ def focal_tversky_loss(
     p, target, kind = _prepare(probs, target, ignore_index, "focal_tversky_loss")
     tp, fp, fn, mask = region_sums(p, target, kind, ignore_index, batch, distributed)
     tp, fp, fn = keep_classes(include_background, p.shape[1], tp, fp, fn)
-    loss = focal_power(1.0 - tversky_index(tp, fp, fn, alpha, beta, smooth), gamma)
+    loss = safe_pow(1.0 - tversky_index(tp, fp, fn, alpha, beta, smooth), gamma)
     if batch:
         loss, mask = loss.squeeze(0), mask.squeeze(0)
         loss = per_process_share(loss, enabled=distributed)  # equal on every process
