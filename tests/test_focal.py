@@ -592,6 +592,10 @@ def test_sigmoid_focal_per_class_alpha_smoothing_and_ignore_index():
         with losslab.fast_paths(fast):
             got = sigmoid_focal_loss(x, t, ignore_index=-1)
         torch.testing.assert_close(got, sigmoid_focal_loss(x[keep], y[keep]))
+    # the range check skips the ignored positions only: a label of 2 elsewhere is still an error
+    t[1, 1, 1] = 2.0
+    with pytest.raises(ValueError, match=r"target: expected values in \[0, 1\], got values in \[0, 2\]"):
+        sigmoid_focal_loss(x, t, ignore_index=-1)
     with pytest.raises(ValueError, match="alpha: expected a per-class tensor"):
         sigmoid_focal_loss(x, y, alpha=torch.tensor([0.1, 0.2], dtype=F64))
 

@@ -318,6 +318,18 @@ def test_safe_div_and_safe_log():
     assert x.grad.tolist() == [0.0, pytest.approx(1 / math.e), 0.0]
 
 
+def test_check_in_range_where_checks_the_selected_elements_only():
+    x = torch.tensor([-100.0, 0.5, 1.0])
+    keep = torch.tensor([False, True, True])
+    _checks.check_in_range(x, "target", 0.0, 1.0, where=keep)  # the -100 is not selected
+    _checks.check_in_range(x[1:], "target", 0.0, 1.0, low_inclusive=False, where=keep[1:])
+    _checks.check_in_range(x, "rate", 0.0, math.inf, low_inclusive=False, where=keep)
+    with pytest.raises(ValueError, match=r"target: expected values in \[0, 1\], got values in \[-100, 1\]"):
+        _checks.check_in_range(x, "target", 0.0, 1.0)
+    with pytest.raises(ValueError, match="target: expected finite values, found NaN"):
+        _checks.check_in_range(torch.tensor([float("nan"), 0.5]), "target", 0.0, 1.0, where=torch.tensor([True, True]))
+
+
 @pytest.mark.parametrize("p", [0.0, 0.1, 0.5, 1.0, 1.5, 2.0, 3.7])
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 def test_safe_pow_against_the_plain_power(p, dtype):

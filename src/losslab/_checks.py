@@ -293,12 +293,17 @@ def check_in_range(
     hint: str = "",
     low_inclusive: bool = True,
     loss: str = "",
+    where: torch.Tensor | None = None,
 ) -> None:
     """Value check: every element of ``x`` is finite and lies in [low, high] (or (low, high] when
     ``low_inclusive=False``). One host sync reads both (``high=math.inf`` means "no upper bound"; an infinite
-    element is still rejected)."""
+    element is still rejected). With ``where`` (a boolean mask of ``x``'s shape, e.g. the positions not ignored),
+    only the elements where it is true are checked; the mask is applied only when the check runs."""
     if x.numel() == 0 or not validation_enabled(x):
         return
+    if where is not None:
+        inside = low if low_inclusive else (low + high) / 2 if math.isfinite(high) else low + 1.0
+        x = torch.where(where, x.detach(), torch.full_like(x, inside))
     xmin, xmax = _extremes(x)
     _check_extremes_finite(xmin, xmax, name, loss)
     bad_low = xmin < low if low_inclusive else xmin <= low

@@ -126,8 +126,7 @@ def sigmoid_focal_loss(
     check_same_shape(logits, target, "logits", "target")
     alpha = _check_alpha_tensor(alpha, logits, class_dim=1)
     mask = None if ignore_index is None else target != ignore_index
-    kept = target.detach() if mask is None else torch.where(mask, target.detach(), torch.zeros_like(target))
-    check_in_range(kept, "target", 0.0, 1.0, "sigmoid_focal_loss expects binary or soft labels in [0, 1]")
+    check_in_range(target, "target", 0.0, 1.0, "sigmoid_focal_loss expects binary or soft labels in [0, 1]", where=mask)
     check_finite(logits, "logits", "sigmoid_focal_loss")
     if pos_weight is not None:
         check_floating(pos_weight, "pos_weight")
