@@ -3,7 +3,8 @@
 Contenders, measured interleaved in one process (``benchmarks/_timing.py``):
 
 * ``cross_entropy (floor)``: ``F.cross_entropy``, the logistic loss the bi-tempered loss generalizes;
-* ``losslab``: :func:`losslab.bi_tempered_logistic_loss` (closed-form gradient, whole-number powers);
+* ``losslab``: :func:`losslab.bi_tempered_logistic_loss` (log space; the normalizer solved without a graph and
+  differentiated implicitly);
 * ``unrolled autograd (peer)``: the same loss written as the public ports write it, autograd through the
   paper's fixed-point iterations and real ``pow``;
 * ``losslab compiled`` / ``cross_entropy (floor) compiled``: ``torch.compile`` (inductor) of each (unless
