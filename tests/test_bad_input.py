@@ -10,8 +10,8 @@ For every registered loss, with validation on (the default):
 * integer predictions raise a ``TypeError`` naming the argument; a target of the wrong shape a ``ValueError``;
 * zero classes on dim 1 raise a ``ValueError`` naming an argument (not an ``IndexError`` from deep inside).
 
-The arguments come from each entry's sampler and the function's signature, so a new loss is covered by
-registering it. Exceptions are listed explicitly below with the reason.
+The arguments come from each loss's case (``tests/cases``) and the function's signature, so a new loss is covered
+by registering it with its case. Exceptions are listed explicitly below with the reason.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ import torch
 from torch.overrides import TorchFunctionMode
 
 import losslab
+from cases import case
 from losslab import registry
 
 SPECS = registry.all_specs()
@@ -51,7 +52,7 @@ NO_SHAPE_CONTRACT = {
 
 
 def _sample(spec, n: int = 3):
-    args, kwargs = spec.sample(n, torch.float64, torch.Generator().manual_seed(0))
+    args, kwargs = case(spec.name).sample(n, torch.float64, torch.Generator().manual_seed(0))
     return list(args), dict(kwargs)
 
 
@@ -95,7 +96,7 @@ def _tensor_cases():
         for name, v in kwargs.items():
             if isinstance(v, torch.Tensor) and v.is_floating_point() and v.numel():
                 yield pytest.param(spec, name, name, id=f"{spec.name}-{name}")
-        if spec.weighted:
+        if case(spec.name).weighted:
             w = _weight_name(spec)
             yield pytest.param(spec, w, w, id=f"{spec.name}-{w}")
 
@@ -124,7 +125,7 @@ def test_non_finite_tensor_argument_raises_naming_it(spec, where, name, bad):
     _raises_naming(lambda: spec.function(*args, **kwargs), (name, spec.name), ValueError)
 
 
-@pytest.mark.parametrize("spec", [s for s in SPECS if s.weighted], ids=[s.name for s in SPECS if s.weighted])
+@pytest.mark.parametrize("spec", [s for s in SPECS if case(s.name).weighted], ids=[s.name for s in SPECS if case(s.name).weighted])
 def test_negative_weight_raises(spec):
     args, kwargs = _sample(spec)
     w = _weight_name(spec)
@@ -171,7 +172,7 @@ def test_every_loss_has_its_hyperparameters_covered():
 @pytest.mark.parametrize("spec", SPECS, ids=IDS)
 def test_integer_prediction_raises_type_error(spec):
     args, kwargs = _sample(spec)
-    i = spec.grad_args[0]
+    i = case(spec.name).grad_args[0]
     name = _positional_names(spec, args)[i]
     args[i] = args[i].round().long()
     _raises_naming(lambda: spec.function(*args, **kwargs), (name,), TypeError)
@@ -198,7 +199,7 @@ def test_wrong_shape_raises_value_error(spec):
         args[i] = args[i][0]
     _raises_naming(lambda: spec.function(*args, **kwargs), (), ValueError)
     # the weight: a shape that does not broadcast to the unreduced loss
-    if spec.weighted:
+    if case(spec.name).weighted:
         args, kwargs = _sample(spec)
         kwargs[_weight_name(spec)] = torch.ones(7, 5, dtype=torch.float64)
         _raises_naming(lambda: spec.function(*args, **kwargs), ("weight",), ValueError)

@@ -192,10 +192,11 @@ _NEW = ["tversky_loss", "focal_tversky_loss", "softmax_dice_loss", "sigmoid_dice
 
 @pytest.mark.parametrize("name", _NEW)
 def test_autocast_returns_float32(name):
+    from cases import case
     from losslab import registry
 
     spec = registry.get(name)
-    args, kwargs = spec.sample(3, torch.bfloat16, torch.Generator().manual_seed(0))
+    args, kwargs = case(name).sample(3, torch.bfloat16, torch.Generator().manual_seed(0))
     with torch.autocast("cpu", dtype=torch.bfloat16):
         out = spec.function(*args, **kwargs)
     assert out.dtype == torch.float32

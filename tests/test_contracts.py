@@ -1,27 +1,33 @@
 """Contracts every registered loss keeps (DESIGN.md §3), run over the whole catalogue.
 
-A loss is covered here by adding its registry entry; family tests add golden values and limit cases.
+A loss is covered here by adding its registry entry (``src/losslab/registry/<file>.py``) and its case
+(``tests/cases/<file>.py``: how to call it); family tests add golden values and limit cases.
 """
 
 from __future__ import annotations
 
 import inspect
 import os
+import re
+from pathlib import Path
 
 import pytest
 import torch
 
+import cases
 import losslab
+from cases import CASES, case
 from losslab import registry
 
 SPECS = registry.all_specs()
 IDS = [s.name for s in SPECS]
-WEIGHTED = [s for s in SPECS if s.weighted]
-PER_SAMPLE = [s for s in WEIGHTED if s.per_sample]
+WEIGHTED = [s for s in SPECS if case(s.name).weighted]
+PER_SAMPLE = [s for s in WEIGHTED if case(s.name).per_sample]
+MODULE_CALL = [s for s in SPECS if s.module is not None and case(s.name).module_call]
 
 
 def _call(spec, n=6, dtype=torch.float64, seed=0, **overrides):
-    args, kwargs = spec.sample(n, dtype, torch.Generator().manual_seed(seed))
+    args, kwargs = case(spec.name).sample(n, dtype, torch.Generator().manual_seed(seed))
     kwargs.update(overrides)
     return args, kwargs
 
@@ -29,6 +35,19 @@ def _call(spec, n=6, dtype=torch.float64, seed=0, **overrides):
 def _batch_weight(loss_none: torch.Tensor, per_sample: torch.Tensor) -> torch.Tensor:
     """Per-sample weights shaped to broadcast over the unreduced loss (batch on dim 0)."""
     return per_sample.reshape(-1, *([1] * (loss_none.ndim - 1))).to(loss_none.dtype)
+
+
+REGISTRY_DIR = Path(registry.__file__).parent
+CASES_DIR = Path(cases.__file__).parent
+
+
+def _read(path: Path) -> str:
+    return path.read_text() if path.exists() else ""
+
+
+def _registry_file(name: str) -> str:
+    """The stem of the registry file whose entry has ``name=...``."""
+    return next(p.stem for p in sorted(REGISTRY_DIR.glob("*.py")) if f'name="{name}"' in p.read_text())
 
 
 def _index(args, spec, rows):
@@ -53,6 +72,22 @@ def test_public_names_are_explicit_and_complete():
         assert hasattr(losslab, name), name
 
 
+def test_every_registered_loss_has_one_case():
+    """The catalogue and the test cases name the same losses, each case in the file named like its entry's."""
+    registered = {s.name for s in SPECS}
+    missing = sorted(registered - set(CASES))
+    assert not missing, "no contract-test case for " + "; ".join(
+        f"{name}: add Case({name!r}, sample=...) to tests/cases/{_registry_file(name)}.py" for name in missing
+    )
+    stale = sorted(set(CASES) - registered)
+    assert not stale, f"cases name no registered loss (renamed or removed from losslab.registry?): {stale}"
+    # one case per loss (``cases.add`` refuses a second), in the cases file named like the entry's registry file
+    for stem in sorted({_registry_file(name) for name in registered}):
+        entries = set(re.findall(r'\bname="(\w+)"', _read(REGISTRY_DIR / f"{stem}.py")))
+        in_cases = re.findall(r'\bCase\(\s*"(\w+)"', _read(CASES_DIR / f"{stem}.py"))
+        assert sorted(in_cases) == sorted(entries), f"tests/cases/{stem}.py and registry/{stem}.py disagree"
+
+
 def test_registry_is_complete():
     public = {name: getattr(losslab, name) for name in losslab.__all__}
     for spec in SPECS:
@@ -70,7 +105,7 @@ def test_registry_is_complete():
 def test_spec_metadata(spec):
     assert spec.summary and spec.formula and spec.reference
     params = inspect.signature(spec.function).parameters
-    if spec.weighted:
+    if case(spec.name).weighted:
         assert params["reduction"].default == "mean"
         assert params["reduction"].kind is inspect.Parameter.KEYWORD_ONLY
         assert params["sample_weight"].kind is inspect.Parameter.KEYWORD_ONLY
@@ -102,7 +137,7 @@ def test_old_weight_name_raises_naming_the_new_one(spec):
     new = "class_weight" if "class_weight" in params and spec.name.endswith("dice_loss") and "generalized" not in spec.name else "sample_weight"
     with pytest.raises(TypeError, match=f"`weight` was renamed to `{new}`"):
         spec.function(*args, **kwargs, weight=torch.ones(()))
-    if spec.module is not None and spec.extra.get("module_call", True):
+    if spec in MODULE_CALL:
         with pytest.raises(TypeError, match=f"`weight` was renamed to `{new}`"):
             spec.module(**kwargs)(*args, weight=torch.ones(()))
 
@@ -143,10 +178,11 @@ def test_weight_invariances(spec):
     torch.testing.assert_close(zero, removed)
 
 
-@pytest.mark.parametrize("spec", [s for s in WEIGHTED if s.empty_batch], ids=[s.name for s in WEIGHTED if s.empty_batch])
+@pytest.mark.parametrize("spec", [s for s in WEIGHTED if case(s.name).empty_batch],
+                         ids=[s.name for s in WEIGHTED if case(s.name).empty_batch])
 def test_empty_batch_is_zero_with_gradient(spec):
     args, kwargs = _call(spec, n=0)
-    grads = [args[i].requires_grad_() for i in spec.grad_args]
+    grads = [args[i].requires_grad_() for i in case(spec.name).grad_args]
     for red in ("mean", "sum"):
         loss = spec.function(*args, **kwargs, reduction=red)
         assert loss.shape == () and loss.item() == 0.0
@@ -158,7 +194,7 @@ def test_empty_batch_is_zero_with_gradient(spec):
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.bfloat16, torch.float16])
 def test_dtype_kept_and_finite(spec, dtype):
     args, kwargs = _call(spec, dtype=dtype)
-    grads = [args[i].requires_grad_() for i in spec.grad_args]
+    grads = [args[i].requires_grad_() for i in case(spec.name).grad_args]
     loss = spec.function(*args, **kwargs)
     assert loss.dtype == dtype
     assert torch.isfinite(loss).all()
@@ -169,25 +205,25 @@ def test_dtype_kept_and_finite(spec, dtype):
 @pytest.mark.parametrize("spec", SPECS, ids=IDS)
 def test_gradcheck_float64(spec):
     args, kwargs = _call(spec, n=3)
-    inputs = [args[i].detach().clone().requires_grad_() for i in spec.grad_args]
+    grad_args = case(spec.name).grad_args
+    inputs = [args[i].detach().clone().requires_grad_() for i in grad_args]
 
     def fn(*xs):
         a = list(args)
-        for i, x in zip(spec.grad_args, xs):
+        for i, x in zip(grad_args, xs):
             a[i] = x
         return spec.function(*a, **kwargs)
 
     assert torch.autograd.gradcheck(fn, inputs, eps=1e-6, atol=1e-5)
 
 
-@pytest.mark.parametrize("spec", [s for s in SPECS if s.module is not None and s.extra.get("module_call", True)],
-                         ids=[s.name for s in SPECS if s.module is not None and s.extra.get("module_call", True)])
+@pytest.mark.parametrize("spec", MODULE_CALL, ids=[s.name for s in MODULE_CALL])
 def test_module_equals_function(spec):
     args, kwargs = _call(spec)
     module = spec.module(**kwargs)
     torch.testing.assert_close(module(*args), spec.function(*args, **kwargs))
     assert spec.module.__name__ in repr(module)
-    if spec.weighted:
+    if case(spec.name).weighted:
         none = spec.module(**kwargs, reduction="none")(*args)
         torch.testing.assert_close(none, spec.function(*args, **kwargs, reduction="none"))
 
@@ -223,7 +259,7 @@ def test_module_checks_at_construction(spec):
 COMPILE_BACKEND = os.environ.get("LOSSLAB_COMPILE_BACKEND", "aot_eager")
 
 
-@pytest.mark.parametrize("spec", [s for s in SPECS if s.compile], ids=[s.name for s in SPECS if s.compile])
+@pytest.mark.parametrize("spec", [s for s in SPECS if case(s.name).compile], ids=[s.name for s in SPECS if case(s.name).compile])
 def test_compile_equals_eager(spec):
     torch._dynamo.reset()
     args, kwargs = _call(spec, dtype=torch.float32)

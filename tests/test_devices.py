@@ -21,6 +21,7 @@ import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
 import losslab
+from cases import case
 from losslab import registry
 
 SPECS = registry.all_specs()
@@ -29,7 +30,7 @@ HALF = [torch.bfloat16, torch.float16]
 
 
 def _call(spec, n=6, dtype=torch.float32, seed=0):
-    return spec.sample(n, dtype, torch.Generator().manual_seed(seed))
+    return case(spec.name).sample(n, dtype, torch.Generator().manual_seed(seed))
 
 
 def _to(args, dtype=None, device=None, modules=True):
@@ -82,7 +83,7 @@ def _takes_network(spec) -> bool:
 @pytest.mark.parametrize("spec", SPECS, ids=IDS)
 def test_autocast_returns_float32_close_to_float32(spec, half):
     args, kwargs = _call(spec)
-    grad_idx = [i for i in spec.grad_args if isinstance(args[i], torch.Tensor) and args[i].is_floating_point()]
+    grad_idx = [i for i in case(spec.name).grad_args if isinstance(args[i], torch.Tensor) and args[i].is_floating_point()]
     # the float32 computation on the half-rounded inputs is the reference
     rounded = _to(args, half, modules=False)  # under autocast the network keeps its float32 weights
     ref_args = [a.float().requires_grad_() if i in grad_idx else (a.float() if isinstance(a, torch.Tensor) and a.is_floating_point() else a)
@@ -121,7 +122,8 @@ def test_half_inputs_outside_autocast_keep_their_dtype(spec):
 @pytest.mark.parametrize("spec", SPECS, ids=IDS)
 def test_no_host_sync_with_validation_off(spec):
     args, kwargs = _call(spec)
-    args = [a.requires_grad_() if i in spec.grad_args and isinstance(a, torch.Tensor) and a.is_floating_point() else a
+    grad_args = case(spec.name).grad_args
+    args = [a.requires_grad_() if i in grad_args and isinstance(a, torch.Tensor) and a.is_floating_point() else a
             for i, a in enumerate(args)]
     with losslab.validation(False), CountOps() as ops:
         out = spec.function(*args, **kwargs)
