@@ -78,9 +78,8 @@ def _grid(spec: registry.LossSpec, target: float) -> torch.Tensor:
 def hyperparameters(spec: registry.LossSpec) -> str:
     """The hyperparameters the curve is drawn with, for the legend: the entry's ``curve_note`` when it has one,
     else the function's numeric keyword defaults (``gamma=2, alpha=0.25``)."""
-    note = getattr(spec, "extra", {}).get("curve_note")
-    if note:
-        return str(note)
+    if spec.curve_note:
+        return spec.curve_note
     parts = []
     for p in inspect.signature(spec.function).parameters.values():
         default = p.default

@@ -1,4 +1,10 @@
-"""Contract-test cases for the entries of ``src/losslab/registry/detection_extra.py``."""
+"""Contract-test cases for the entries of ``src/losslab/registry/detection_extra.py``.
+
+The quality-aware classification losses get ``(n, 3)`` logits and dense IoU-quality targets (about one anchor in
+four is background, the others carry a quality in (0.1, 0.95) at one class); the distribution focal loss gets
+``(n, 8, 4)`` bin logits (bins 0..7 for each of 4 box sides) and distances in (0, 7); the box losses reuse
+:func:`boxes.box_pairs` (continuous coordinates, about half the pairs overlapping).
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,12 @@
-"""Contract-test cases for the entries of ``src/losslab/registry/gan.py``."""
+"""Contract-test cases for the entries of ``src/losslab/registry/gan.py``.
+
+Discriminator losses return the sum of two batch means (the real and the fake batch differ in size here), so they
+take no ``sample_weight``/``reduction`` (``weighted=False``) and an empty batch is not meaningful. Their module,
+:class:`losslab.GANLoss`, has ``.discriminator``/``.generator`` methods rather than a ``forward``
+(``module_call=False``). The penalties take a small critic network as their first argument: no ``torch.compile``
+case (they call ``torch.autograd.grad`` inside), and not ``per_sample`` (``args[0]`` is a network, not a batch),
+though their ``reduction="none"`` is per sample.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,8 @@
-"""Contract-test cases for the entries of ``src/losslab/registry/gan_extra.py``."""
+"""Contract-test cases for the entries of ``src/losslab/registry/gan_extra.py``.
+
+The relativistic losses return a scalar (``weighted=False``). The sampler gives real scores centred at +1 and fake
+scores centred at -1 of the same shape (``kind="paired"`` pairs sample ``i`` with sample ``i``).
+"""
 
 from __future__ import annotations
 

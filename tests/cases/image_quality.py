@@ -1,4 +1,11 @@
-"""Contract-test cases for the entries of ``src/losslab/registry/image_quality.py``."""
+"""Contract-test cases for the entries of ``src/losslab/registry/image_quality.py``.
+
+SSIM gets ``(n, 2, 9, 9)`` images in [0, 1] with a 5-pixel window; MS-SSIM ``(n, 2, 11, 11)`` (odd, so the padded
+pooling runs) with a 3-pixel window and three scales; both compare an image with a slightly noisy copy, so every
+SSIM and contrast term is positive (the fractional powers are smooth there). LPIPS gets RGB images in (-0.9, 0.9)
+and a tiny fixed two-layer tanh network (VGG-16 needs its weights on disk and is tested in tests/test_lpips.py),
+built in the sample's compute dtype.
+"""
 
 from __future__ import annotations
 

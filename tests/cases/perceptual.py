@@ -1,4 +1,9 @@
-"""Contract-test cases for the entries of ``src/losslab/registry/perceptual.py``."""
+"""Contract-test cases for the entries of ``src/losslab/registry/perceptual.py``.
+
+The feature-map losses get one feature tensor ``(n, C, H, W)`` per side (a single layer); ``perceptual_loss`` gets
+small RGB images in (0.05, 0.95) and a tiny fixed two-layer convolutional extractor (a plain function, so it
+follows the input's dtype; VGG-16 would need weights on disk and is tested in ``tests/test_perceptual.py``).
+"""
 
 from __future__ import annotations
 

@@ -1,11 +1,13 @@
-"""The catalogue: one :class:`LossSpec` per loss.
+"""The catalogue: one :class:`LossSpec` per loss, the single source of each loss's metadata.
 
-It drives the CLI (``list``, ``info``, ``plot``, ``recommend``), the docs table and the registry-wide contract
-tests (``tests/test_contracts.py``), so a new loss is covered by adding one entry here.
+It drives the CLI (``list``, ``info``, ``plot``, ``recommend``), the guide, the docs (API pages, gallery, tables)
+and the registry-wide contract tests (``tests/test_contracts.py``).
 
 The entries live beside this file, one module per loss family (``registry/regression.py`` registers the losses
-of ``losslab/regression.py``, and so on); shared input generators for the contract tests are in
-``registry/_samplers.py``.
+of ``losslab/regression.py``, and so on). How the tests call a loss (an input sampler, the differentiable
+arguments, which contracts apply) is not catalogue metadata: it lives with the tests, in a ``Case`` in
+``tests/cases/<family>.py``. Adding a loss: a :class:`LossSpec` in ``registry/<family>.py`` and a ``Case`` in
+``tests/cases/<family>.py`` (a test checks that the two name the same losses).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import difflib
 import importlib
 import pkgutil
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal, get_args
 
 import torch
@@ -91,14 +93,11 @@ def default_input_domain(input_kind: str, activation: str) -> str:
     return "real"
 
 
-# sample(n, dtype, generator) -> (args, kwargs): a valid call with batch size n (n may be 0 when
-# ``empty_batch`` is true). The first ``len(grad_args)`` listed positions of args are differentiable inputs.
-Sampler = Callable[[int, torch.dtype, torch.Generator], tuple[tuple, dict]]
-
-
 @dataclass(frozen=True)
 class LossSpec:
     """What the catalogue knows about one loss.
+
+    Only metadata: how the contract tests call a loss is its ``Case`` in ``tests/cases/<family>.py``.
 
     Attributes:
         name: Public function name (``losslab.<name>``).
@@ -116,15 +115,10 @@ class LossSpec:
         summary: One line: what it computes and when to pick it.
         formula: The defining equation in plain text.
         reference: The paper (authors, title, venue, year, arXiv id) or ``"standard"``.
-        sample: ``(n, dtype, generator) -> (args, kwargs)`` producing a valid call with batch size ``n``.
-        grad_args: Positions in ``args`` that are differentiable inputs (gradcheck wrt these).
-        per_sample: ``reduction="none"`` keeps the batch on dim 0 and samples are independent, so weight and
-            repetition invariances hold over dim 0.
-        weighted: Accepts ``sample_weight=`` and ``reduction=``.
-        empty_batch: ``sample(0, ...)`` is meaningful (a batch of no samples).
-        compile: Runs under ``torch.compile`` (fullgraph not required).
         curve: Optional ``(pred_grid, target) -> loss`` over a 1-D grid of predictions for one scalar target,
-            used by ``losslab plot``.
+            used by ``losslab plot``, the guide and the docs' gallery.
+        curve_note: The hyperparameters the curve is drawn with, for the plot's legend, where they are not the
+            function's defaults (e.g. ``"(t1, t2) = (0.5, 4.0)"``).
         advice: Optional guidance shown by ``losslab info`` and ``losslab recommend``.
         default_for: Tasks for which this loss is the usual first choice (``losslab recommend`` lists it first).
         activation_note: Free-text detail on the activation (set from a free-text ``activation``).
@@ -144,15 +138,9 @@ class LossSpec:
     summary: str
     formula: str
     reference: str
-    sample: Sampler
-    grad_args: tuple[int, ...] = (0,)
-    per_sample: bool = True
-    weighted: bool = True
-    empty_batch: bool = True
-    compile: bool = True
     curve: Callable[[torch.Tensor, float], torch.Tensor] | None = None
+    curve_note: str = ""
     advice: str = ""
-    extra: dict = field(default_factory=dict)
     activation_note: str = ""
     input_domain: InputDomain | None = None
     default_for: tuple[str, ...] = ()

@@ -2,77 +2,8 @@
 
 from __future__ import annotations
 
-import torch
-
 from .. import boxes as B
 from . import LossSpec, register
-from ._samplers import rand, randint, randn
-
-
-def box_pairs(same_aspect: bool = False, **kwargs):
-    """Valid, non-degenerate ``(n, 4)`` xyxy box pairs: about half overlap, the rest lie apart.
-
-    Corners and sizes are drawn on a continuous range, so no two coordinates tie (max/min and the overlap's
-    relu are differentiable at the sampled points, as gradcheck needs). ``same_aspect`` gives each target the
-    aspect ratio of its box: CIoU's alpha is a constant in backward (as in the paper and torchvision), so its
-    gradient is the true gradient of the value only where the aspect term v is 0 (tests/test_boxes.py checks the
-    general case against torchvision's gradients and a fixed-alpha gradcheck).
-    """
-
-    def sample(n: int, dtype: torch.dtype, g: torch.Generator):
-        xy = rand((n, 2), torch.float64, g, 0.0, 4.0)
-        wh = rand((n, 2), torch.float64, g, 0.5, 3.0)
-        shift = rand((n, 2), torch.float64, g, -3.0, 3.0)
-        twh = rand((n, 2), torch.float64, g, 0.5, 3.0)
-        if same_aspect:
-            twh = wh * twh[:, :1] / 1.5
-        boxes = torch.cat((xy, xy + wh), dim=-1)
-        target = torch.cat((xy + shift, xy + shift + twh), dim=-1)
-        return (boxes.to(dtype), target.to(dtype)), dict(kwargs)
-
-    return sample
-
-
-# The IoU-balanced samplers give every anchor the same IoU (0.7). The balanced weights IoU^eta * S are constants
-# in backward (the paper's and the author's code), so the gradient is the gradient of the value only where they
-# are equal: with one IoU the contract tests' gradcheck sees an exact gradient. tests/test_boxes.py covers
-# varied IoUs (the renormalization, the weights in backward, no gradient into ious).
-_IOU = 0.7
-
-
-def _iou_balanced_cls(n: int, dtype: torch.dtype, g: torch.Generator, classes: int = 3, **kwargs):
-    logits = randn((n, classes), dtype, g, 2.0)
-    target = torch.zeros(n, classes, dtype=torch.float64)
-    labels = randint((n,), classes + 1, g)  # classes == background
-    rows = torch.arange(n)[labels < classes]
-    target[rows, labels[labels < classes]] = 1.0
-    ious = torch.full((n,), _IOU, dtype=dtype)
-    return (logits, target.to(dtype), ious), dict(kwargs)
-
-
-def iou_balanced_focal_sample(**kwargs):
-    return lambda n, dtype, g: _iou_balanced_cls(n, dtype, g, **kwargs)
-
-
-def iou_balanced_ce_sample(classes: int = 4, **kwargs):
-    def sample(n: int, dtype: torch.dtype, g: torch.Generator):
-        logits = randn((n, classes), dtype, g, 2.0)
-        target = randint((n,), classes, g)
-        ious = torch.full((n,), _IOU, dtype=dtype)
-        return (logits, target, ious), dict(kwargs)
-
-    return sample
-
-
-def iou_balanced_loc_sample(**kwargs):
-    def sample(n: int, dtype: torch.dtype, g: torch.Generator):
-        pred = randn((n, 4), dtype, g, 0.5)
-        target = randn((n, 4), dtype, g, 0.5)
-        ious = rand((n,), dtype, g, 0.2, 1.0)  # weights depend on ious only: exact
-        return (pred, target, ious), dict(kwargs)
-
-    return sample
-
 
 _BOX_TARGET = "boxes (x1, y1, x2, y2), same shape"
 _ZHENG = "Z. Zheng et al., Distance-IoU Loss: Faster and Better Learning for Bounding Box Regression, AAAI 2020, arXiv:1911.08287"
@@ -92,8 +23,6 @@ register(
         summary="1 - IoU of predicted and target boxes; scale invariant but flat when the boxes do not overlap.",
         formula="1 - IoU | 1 - IoU^2 | -log IoU",
         reference="J. Yu et al., UnitBox: An Advanced Object Detection Network, ACM MM 2016, arXiv:1608.01471",
-        sample=box_pairs(),
-        grad_args=(0, 1),
         advice="No gradient for non-overlapping boxes: prefer generalized_box_iou_loss or distance_box_iou_loss.",
     )
 )
@@ -112,8 +41,6 @@ register(
         summary="GIoU loss: 1 - IoU plus the empty share of the enclosing box; gradients for disjoint boxes too.",
         formula="1 - IoU + (|C| - |union|) / |C|",
         reference="H. Rezatofighi et al., Generalized Intersection over Union, CVPR 2019, arXiv:1902.09630",
-        sample=box_pairs(),
-        grad_args=(0, 1),
         advice="Converges slowly when one box contains the other (the penalty vanishes); DIoU fixes that.",
     )
 )
@@ -132,8 +59,6 @@ register(
         summary="DIoU loss: 1 - IoU plus squared centre distance over squared enclosing diagonal; fast convergence.",
         formula="1 - IoU + rho^2 / c^2",
         reference=_ZHENG,
-        sample=box_pairs(),
-        grad_args=(0, 1),
         advice="detach_diagonal=True gives the paper's gradient (c treated as a constant), faster in its simulation.",
     )
 )
@@ -153,9 +78,7 @@ register(
         summary="CIoU loss: DIoU plus an aspect-ratio consistency term; the usual choice for YOLO-style detectors.",
         formula="1 - IoU + rho^2 / c^2 + alpha v,  v = 4/pi^2 (atan(w_gt/h_gt) - atan(w/h))^2",
         reference=_ZHENG,
-        grad_args=(0, 1),
         advice="alpha_mode='always' matches torchvision, 'iou>0.5' matches mmdetection.",
-        sample=box_pairs(same_aspect=True),
     )
 )
 
@@ -173,7 +96,6 @@ register(
         summary="Focal loss with positives weighted by IoU^eta (sum kept): ties scores to localization quality.",
         formula="sum_pos IoU^eta * S * FL + sum_neg FL,  S = sum_pos FL / sum_pos IoU^eta FL",
         reference=_WU,
-        sample=iou_balanced_focal_sample(),
         advice="Pass normalizer=number of positive anchors to reproduce RetinaNet's normalization.",
     )
 )
@@ -192,7 +114,6 @@ register(
         summary="Softmax cross-entropy with positives weighted by IoU^eta (sum kept); the two-stage/SSD variant.",
         formula="sum_pos IoU^eta * S * CE + sum_neg CE,  S = sum_pos CE / sum_pos IoU^eta CE",
         reference=_WU,
-        sample=iou_balanced_ce_sample(),
     )
 )
 
@@ -210,6 +131,5 @@ register(
         summary="Smooth-L1 on box deltas weighted by IoU^lambda: less gradient from outliers, more from good boxes.",
         formula="w_loc IoU^lambda sum_m smooth_l1(pred_m - target_m), mean over positive boxes",
         reference=_WU,
-        sample=iou_balanced_loc_sample(),
     )
 )

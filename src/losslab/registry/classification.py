@@ -11,7 +11,6 @@ import torch
 
 from .. import classification as C
 from . import LossSpec, register
-from ._samplers import logits_binary, logits_index, probs_binary, randint, randn
 
 _NAN = float("nan")
 
@@ -34,41 +33,6 @@ def _probs_pair(x: torch.Tensor) -> torch.Tensor:
     return torch.stack([p, 1.0 - p], dim=1)
 
 
-def _labels_pm1(features: int = 4, scale: float = 2.0, **kwargs):
-    """Scores ``(n, features)`` and labels in {-1, 1}, away from the hinge's kink."""
-
-    def sample(n: int, dtype: torch.dtype, g: torch.Generator):
-        pred = randn((n, features), dtype, g, scale)
-        target = (2 * randint((n, features), 2, g) - 1).to(dtype)
-        # keep |1 - y * pred| away from 0 so finite differences do not straddle the kink
-        margin = 1.0 - target.double() * pred.double()
-        pred = torch.where(margin.abs() < 0.05, pred + 0.2 * target, pred)
-        return (pred, target), dict(kwargs)
-
-    return sample
-
-
-def _probs_soft_categorical(classes: int = 5, **kwargs):
-    """Softmax probabilities ``(n, C)`` and soft targets ``(n, C)`` (another softmax)."""
-
-    def sample(n: int, dtype: torch.dtype, g: torch.Generator):
-        probs = torch.softmax(randn((n, classes), torch.float64, g), dim=1).to(dtype)
-        target = torch.softmax(randn((n, classes), torch.float64, g, 2.0), dim=1).to(dtype)
-        return (probs, target), dict(kwargs)
-
-    return sample
-
-
-def _probs_index(classes: int = 5, **kwargs):
-    """Softmax probabilities ``(n, C)`` and class indices ``(n,)``."""
-
-    def sample(n: int, dtype: torch.dtype, g: torch.Generator):
-        probs = torch.softmax(randn((n, classes), torch.float64, g), dim=1).to(dtype)
-        return (probs, randint((n,), classes, g)), dict(kwargs)
-
-    return sample
-
-
 register(
     LossSpec(
         name="softmax_cross_entropy",
@@ -85,7 +49,6 @@ register(
         formula="-sum_c w_c y~_c log softmax(x)_c,  y~ = y (1 - ls) + ls / C",
         reference="standard (multinomial logistic regression); label smoothing: C. Szegedy et al., "
         "Rethinking the Inception Architecture, CVPR 2016, arXiv:1512.00567",
-        sample=logits_index(classes=5, spatial=(3,), label_smoothing=0.1),
         curve=lambda x, y: C.softmax_cross_entropy(
             torch.stack([x, torch.zeros_like(x)], dim=1), _two_class_target(x, y), reduction="none"
         ),
@@ -108,7 +71,6 @@ register(
         summary="Cross-entropy of softmax probabilities, renormalized and clipped to [eps, 1-eps] as Keras does.",
         formula="-sum_c w_c y~_c log clip(p_c / sum_k p_k, eps, 1 - eps)",
         reference="standard (Keras CategoricalCrossentropy)",
-        sample=_probs_index(classes=5),
         curve=lambda x, y: _gap(_in_unit(x), C.categorical_cross_entropy(
             _probs_pair(x), _two_class_target(x, y), reduction="none")),
         advice="Takes probabilities: tanh or linear outputs are an error. Prefer softmax_cross_entropy on logits.",
@@ -130,7 +92,6 @@ register(
         summary="Element-wise binary cross-entropy of sigmoid(logits); binary and multi-label classification.",
         formula="w_+ y~ softplus(-x) + (1 - y~) softplus(x),  y~ = y (1 - ls) + ls / 2",
         reference="standard (logistic regression)",
-        sample=logits_binary(features=4, soft=True, pos_weight=torch.tensor([1.0, 2.0, 0.5, 3.0])),
         curve=lambda x, y: C.sigmoid_binary_cross_entropy(x, torch.full_like(x, y), reduction="none"),
         advice="Feed raw logits. pos_weight = n_negative / n_positive balances a rare positive class.",
     )
@@ -150,7 +111,6 @@ register(
         summary="Element-wise binary cross-entropy of probabilities, clipped to [eps, 1-eps] as Keras does.",
         formula="-(y~ log p^ + (1 - y~) log(1 - p^)),  p^ = clip(p, eps, 1 - eps)",
         reference="standard (Keras BinaryCrossentropy)",
-        sample=probs_binary(features=4, soft=True, label_smoothing=0.1),
         curve=lambda x, y: _gap(_in_unit(x), C.binary_cross_entropy(
             x.clamp(0.0, 1.0), torch.full_like(x, y), reduction="none")),
         advice="With soft targets the minimum is the target entropy, not 0: watch binary_kl_divergence instead.",
@@ -171,7 +131,6 @@ register(
         summary="Maximum-margin loss max(0, 1 - y * score) for yes/no decisions.",
         formula="max(0, 1 - y * pred),  y in {-1, 1} (0 -> -1)",
         reference="C. Cortes, V. Vapnik, Support-Vector Networks, Machine Learning 1995",
-        sample=_labels_pm1(),
         curve=lambda x, y: _gap(torch.full_like(x, float(y in (-1.0, 0.0, 1.0)), dtype=torch.bool),
                                 C.hinge_loss(x, torch.full_like(x, y if y in (-1.0, 0.0, 1.0) else 1.0), reduction="none")),
         advice="When only the decision matters, not a calibrated probability.",
@@ -192,7 +151,6 @@ register(
         summary="Squared hinge max(0, 1 - y * score)^2: smooth at the margin, harsher on large violations.",
         formula="max(0, 1 - y * pred)^2,  y in {-1, 1} (0 -> -1)",
         reference="Y. Tang, Deep Learning using Linear Support Vector Machines, 2013, arXiv:1306.0239 (L2-SVM)",
-        sample=_labels_pm1(),
         curve=lambda x, y: _gap(torch.full_like(x, float(y in (-1.0, 0.0, 1.0)), dtype=torch.bool),
                                 C.squared_hinge_loss(x, torch.full_like(x, y if y in (-1.0, 0.0, 1.0) else 1.0),
                                                      reduction="none")),
@@ -214,7 +172,6 @@ register(
         summary="Binary cross-entropy minus the target's entropy: 0 at the optimum even for soft targets.",
         formula="y (log y^ - log p^) + (1 - y)(log(1 - y^) - log(1 - p^)) = BCE(p, y) - H(y)",
         reference="S. Kullback, R. A. Leibler, On Information and Sufficiency, Ann. Math. Statist. 1951",
-        sample=probs_binary(features=4, soft=True),
         curve=lambda x, y: _gap(_in_unit(x), C.binary_kl_divergence(
             x.clamp(0.0, 1.0), torch.full_like(x, y), reduction="none")),
         advice="Same gradient as binary_cross_entropy; its value reads as 'distance to the best possible'.",
@@ -235,7 +192,6 @@ register(
         summary="Categorical cross-entropy minus the target's entropy: 0 at the optimum even for soft targets.",
         formula="sum_c y_c (log y^_c - log p^_c) = CCE(p, y) - H(y)",
         reference="S. Kullback, R. A. Leibler, On Information and Sufficiency, Ann. Math. Statist. 1951",
-        sample=_probs_soft_categorical(classes=5),
         curve=lambda x, y: _gap(_in_unit(x), C.categorical_kl_divergence(
             _probs_pair(x), _two_class_target(x, y), reduction="none")),
         advice="For distillation or soft labels: the divergence reaches 0 where the cross-entropy reaches the entropy.",

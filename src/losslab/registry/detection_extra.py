@@ -1,46 +1,13 @@
 """Catalogue entries for the later detection losses of :mod:`losslab.boxes`: GFL's quality and distribution focal
-losses, the varifocal loss, and the EIoU, SIoU and alpha-IoU box losses.
-
-Samplers: the quality-aware classification losses get ``(n, 3)`` logits and dense IoU-quality targets (about one
-anchor in four is background, the others carry a quality in (0.1, 0.95) at one class); the distribution focal
-loss gets ``(n, 8, 4)`` bin logits (bins 0..7 for each of 4 box sides) and distances in (0, 7); the box losses
-reuse :func:`losslab.registry.boxes.box_pairs` (continuous coordinates, about half the pairs overlapping).
-"""
+losses, the varifocal loss, and the EIoU, SIoU and alpha-IoU box losses."""
 
 from __future__ import annotations
 
-import torch
-
 from .. import boxes as B
 from . import LossSpec, register
-from ._samplers import rand, randint, randn
-from .boxes import box_pairs
 
 _GFL = "X. Li et al., Generalized Focal Loss: Learning Qualified and Distributed Bounding Boxes for Dense Object Detection, NeurIPS 2020, arXiv:2006.04388"
 _BOX_TARGET = "boxes (x1, y1, x2, y2), same shape"
-
-
-def quality_targets(classes: int = 3, **kwargs):
-    """Logits ``(n, C)`` and dense quality targets: one class per positive anchor holds its IoU, 0 elsewhere."""
-
-    def sample(n: int, dtype: torch.dtype, g: torch.Generator):
-        logits = randn((n, classes), dtype, g, 2.0)
-        labels = randint((n,), classes + 1, g)  # == classes: background
-        quality = rand((n,), torch.float64, g, 0.1, 0.95)
-        target = torch.zeros(n, classes + 1, dtype=torch.float64)
-        target[torch.arange(n), labels] = quality
-        return (logits, target[:, :classes].to(dtype)), dict(kwargs)
-
-    return sample
-
-
-def distribution_targets(bins: int = 8, sides: int = 4, **kwargs):
-    """Bin logits ``(n, bins, sides)`` and continuous distances ``(n, sides)`` in (0, bins - 1)."""
-
-    def sample(n: int, dtype: torch.dtype, g: torch.Generator):
-        return (randn((n, bins, sides), dtype, g, 1.5), rand((n, sides), dtype, g, 0.05, bins - 1.05)), dict(kwargs)
-
-    return sample
 
 
 register(
@@ -57,7 +24,6 @@ register(
         summary="GFL's quality focal loss: the class score learns the box's IoU; focal factor |y - sigmoid(x)|^beta.",
         formula="-|y - s|^beta [y log s + (1 - y) log(1 - s)],  s = sigmoid(x)",
         reference=_GFL,
-        sample=quality_targets(),
         advice="Targets from anchor_ious(decoded boxes, gt boxes); normalizer=number of positives as GFL.",
     )
 )
@@ -77,7 +43,6 @@ register(
         summary="GFL's distribution focal loss: cross-entropy on the two bins around a continuous box-side target.",
         formula="-[(y_r - y) log S_{y_l} + (y - y_l) log S_{y_r}],  y_l = floor(y), y_r = y_l + 1",
         reference=_GFL,
-        sample=distribution_targets(),
         advice="Pair with a GIoU loss on the decoded boxes, as GFL; weight both by the predicted quality.",
     )
 )
@@ -96,7 +61,6 @@ register(
         summary="VarifocalNet's loss: positives weighted by their IoU target, only the negatives focal-down-weighted.",
         formula="q > 0: -q [q log p + (1 - q) log(1 - p)];  q = 0: -alpha p^gamma log(1 - p)",
         reference="H. Zhang, Y. Wang, F. Dayoub, N. Sunderhauf, VarifocalNet: An IoU-aware Dense Object Detector, CVPR 2021, arXiv:2008.13367",
-        sample=quality_targets(),
         advice="Targets from anchor_ious; normalizer=number of positives as VarifocalNet.",
     )
 )
@@ -116,8 +80,6 @@ register(
         summary="EIoU loss: DIoU plus the width and height gaps over the enclosing box's; fixes CIoU's aspect term.",
         formula="1 - IoU + rho^2/c^2 + (w - w_gt)^2/C_w^2 + (h - h_gt)^2/C_h^2",
         reference="Y.-F. Zhang et al., Focal and Efficient IOU Loss for Accurate Bounding Box Regression, Neurocomputing 2022, arXiv:2101.08158",
-        sample=box_pairs(),
-        grad_args=(0, 1),
         advice="Not mmdetection's EIoULoss (Extended-IoU, another paper). Focal-EIoU: sample_weight=IoU.detach()**0.5.",
     )
 )
@@ -137,8 +99,6 @@ register(
         summary="SIoU loss: IoU plus an angle-aware centre-distance cost and a width/height shape cost (YOLOv6).",
         formula="1 - IoU + (Delta + Omega) / 2,  Delta = sum_t 1 - exp(-(2 - Lambda) rho_t),  Omega = sum (1 - exp(-omega))^theta",
         reference="Z. Gevorgyan, SIoU Loss: More Powerful Learning for Bounding Box Regression, 2022, arXiv:2205.12740",
-        sample=box_pairs(),
-        grad_args=(0, 1),
     )
 )
 
@@ -157,8 +117,6 @@ register(
         summary="Alpha-IoU: IoU-family loss with IoU and penalty raised to alpha (3); focuses on high-IoU boxes.",
         formula="1 - IoU^alpha + penalty^alpha  (penalty of the chosen kind: GIoU, DIoU, CIoU)",
         reference="J. He et al., Alpha-IoU: A Family of Power Intersection over Union Losses for Bounding Box Regression, NeurIPS 2021, arXiv:2110.13675",
-        sample=box_pairs(kind="diou"),
-        grad_args=(0, 1),
         advice="alpha=1 gives the kind's own loss; the paper finds alpha=3 best and more robust to noisy boxes.",
     )
 )

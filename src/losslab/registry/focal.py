@@ -6,27 +6,11 @@ import torch
 
 from .. import focal as Fo
 from . import LossSpec, register
-from ._samplers import logits_binary, randint, randn
 
 _PAPER = (
     "T.-Y. Lin, P. Goyal, R. Girshick, K. He, P. Dollar, Focal Loss for Dense Object Detection, ICCV 2017, "
     "arXiv:1708.02002"
 )
-
-
-def _index_with_ignored(classes: int = 4, spatial: tuple[int, ...] = (3,), ignore_index: int = -100, **kwargs):
-    """Logits ``(n, C, *spatial)`` and class indices ``(n, *spatial)`` with about 1 in 5 positions ignored, and a
-    per-class ``alpha`` tensor."""
-
-    def sample(n: int, dtype: torch.dtype, g: torch.Generator):
-        logits = randn((n, classes, *spatial), dtype, g, 2.0)
-        target = randint((n, *spatial), classes, g)
-        drop = torch.rand((n, *spatial), generator=g) < 0.2
-        target = torch.where(drop, torch.full_like(target, ignore_index), target)
-        alpha = torch.linspace(0.25, 1.0, classes, dtype=torch.float64).to(dtype)
-        return (logits, target), dict(kwargs, alpha=alpha, ignore_index=ignore_index)
-
-    return sample
 
 
 def _softmax_curve(x: torch.Tensor, y: float) -> torch.Tensor:
@@ -51,7 +35,6 @@ register(
         summary="Binary cross-entropy scaled by (1 - p_t)^gamma: easy examples fade, hard ones dominate (RetinaNet).",
         formula="-alpha_t (1 - p_t)^gamma [y log p + (1 - y) log(1 - p)],  p = sigmoid(x), p_t = p y + (1 - p)(1 - y)",
         reference=_PAPER,
-        sample=logits_binary(soft=True, gamma=1.5, alpha=0.25),
         curve=lambda x, y: Fo.sigmoid_focal_loss(x, torch.full_like(x, y), reduction="none"),
         advice=(
             "For many easy negatives (dense detection, rare positive labels). The paper uses gamma=2, alpha=0.25, "
@@ -75,7 +58,6 @@ register(
         summary="Softmax cross-entropy scaled by (1 - p_c)^gamma, with optional per-class alpha weights.",
         formula="-sum_c alpha_c y_c (1 - p_c)^gamma log p_c,  p = softmax(x) over dim 1",
         reference=_PAPER,
-        sample=_index_with_ignored(gamma=2.0),
         curve=_softmax_curve,
         advice=(
             "For single-label problems where easy examples swamp the loss. A float alpha multiplies every class "

@@ -1,24 +1,19 @@
 """Catalogue entries for :mod:`losslab.gan`.
 
 Discriminator losses are the sum of two batch means (real and fake batches may differ in size), so they take no
-``sample_weight``/``reduction`` (``weighted=False``); the generator losses are element-wise and fully weighted. Every loss
-entry points at :class:`~losslab.gan.GANLoss` as its module, which has ``.discriminator``/``.generator`` methods
-rather than a ``forward`` (``module_call=False``). The penalties take the critic network as their first argument:
-no module, no ``torch.compile`` entry (they call ``torch.autograd.grad`` inside), and not ``per_sample`` for the
-contract tests (``args[0]`` is a network, not a batch), though their ``reduction="none"`` is per sample.
+``sample_weight``/``reduction``; the generator losses are element-wise and fully weighted. Every loss entry points
+at :class:`~losslab.gan.GANLoss` as its module, which has ``.discriminator``/``.generator`` methods rather than a
+``forward``. The penalties take the critic network as their first argument and have no module.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-import torch
 import torch.nn.functional as F
-from torch import nn
 
 from .. import gan as G
 from . import LossSpec, register
-from ._samplers import rand, randn
 
 GAN_REFS = {
     "minimax": "I. Goodfellow et al., Generative Adversarial Nets, NeurIPS 2014, arXiv:1406.2661",
@@ -32,52 +27,7 @@ GAN_REFS = {
 }
 
 
-def _two_batches(**kwargs):
-    """Real scores ``(n,)`` centred at +1 and fake scores ``(n + 2,)`` centred at -1 (batches of different size)."""
-
-    def sample(n: int, dtype: torch.dtype, g: torch.Generator):
-        real = (randn((n,), torch.float64, g) + 1.0).to(dtype)
-        fake = (randn((n + 2,), torch.float64, g) - 1.0).to(dtype)
-        return (real, fake), dict(kwargs)
-
-    return sample
-
-
-def _fake_scores(features: int = 3, **kwargs):
-    """Discriminator outputs on fakes ``(n, features)`` (e.g. a patch discriminator's scores)."""
-
-    def sample(n: int, dtype: torch.dtype, g: torch.Generator):
-        return (randn((n, features), dtype, g, 2.0),), dict(kwargs)
-
-    return sample
-
-
-def _critic(dim: int, dtype: torch.dtype, g: torch.Generator) -> nn.Module:
-    """A small smooth (tanh) critic ``(N, dim) -> (N, 1)`` with weights drawn from ``g``."""
-    net = nn.Sequential(nn.Linear(dim, 5), nn.Tanh(), nn.Linear(5, 1))
-    with torch.no_grad():
-        for p in net.parameters():
-            p.copy_(randn(tuple(p.shape), torch.float64, g))
-    return net.to(dtype)
-
-
-def _penalty_inputs(with_fake: bool = True, with_alpha: bool = False, dim: int = 3):
-    """``(critic, real[, fake])`` with a fixed ``alpha`` for the gradient penalty so repeated calls agree."""
-
-    def sample(n: int, dtype: torch.dtype, g: torch.Generator):
-        critic = _critic(dim, dtype, g)
-        real = (randn((n, dim), torch.float64, g) + 1.0).to(dtype)
-        if not with_fake:
-            return (critic, real), {}
-        fake = (randn((n, dim), torch.float64, g) - 1.0).to(dtype)
-        kwargs = {"alpha": rand((n,), dtype, g)} if with_alpha else {}
-        return (critic, real, fake), kwargs
-
-    return sample
-
-
-_LOSS: dict[str, Any] = dict(family="gan", tasks=("gan",), module=G.GANLoss, extra={"module_call": False})
-_DISC: dict[str, Any] = dict(weighted=False, per_sample=False, empty_batch=False, grad_args=(0, 1))
+_LOSS: dict[str, Any] = dict(family="gan", tasks=("gan",), module=G.GANLoss)
 
 register(
     LossSpec(
@@ -91,11 +41,9 @@ register(
         summary="Binary cross-entropy discriminator of the original GAN, with optional one-sided label smoothing.",
         formula="E_x[softplus(-D(x))] + E_z[softplus(D(G(z)))]",
         reference=GAN_REFS["minimax"],
-        sample=_two_batches(label_smoothing=0.1),
         curve=lambda x, y: y * F.softplus(-x) + (1 - y) * F.softplus(x),
         advice="Pair with non_saturating_generator_loss; label_smoothing=0.1 (target 0.9) tames an overconfident D.",
         **_LOSS,
-        **_DISC,
     )
 )
 
@@ -110,7 +58,6 @@ register(
         summary="Saturating generator loss log(1 - D(G(z))); its gradient vanishes when D rejects the fakes.",
         formula="-softplus(D(G(z)))",
         reference=GAN_REFS["minimax"],
-        sample=_fake_scores(),
         curve=lambda x, y: -F.softplus(x),
         advice="For comparison only: it learns slowly early in training; use non_saturating_generator_loss.",
         **_LOSS,
@@ -129,7 +76,6 @@ register(
         summary="Non-saturating generator loss -log D(G(z)): strong gradients while D rejects the fakes.",
         formula="softplus(-D(G(z)))",
         reference=GAN_REFS["minimax"],
-        sample=_fake_scores(),
         curve=lambda x, y: F.softplus(-x),
         advice="The default generator loss for a sigmoid cross-entropy discriminator.",
         **_LOSS,
@@ -147,11 +93,9 @@ register(
         summary="LSGAN discriminator: squared distance of the outputs to the real code b and the fake code a.",
         formula="0.5 E_x[(D(x) - b)^2] + 0.5 E_z[(D(G(z)) - a)^2]",
         reference=GAN_REFS["ls"],
-        sample=_two_batches(a=0.0, b=1.0),
         curve=lambda x, y: 0.5 * (x - y) ** 2,
         advice="Pair with least_squares_generator_loss (a=0, b=1, c=1); no sigmoid on the discriminator.",
         **_LOSS,
-        **_DISC,
     )
 )
 
@@ -166,7 +110,6 @@ register(
         summary="LSGAN generator: pull the discriminator's output on fakes to the code c.",
         formula="0.5 (D(G(z)) - c)^2",
         reference=GAN_REFS["ls"],
-        sample=_fake_scores(c=1.0),
         curve=lambda x, y: 0.5 * (x - 1.0) ** 2,
         **_LOSS,
     )
@@ -183,11 +126,9 @@ register(
         summary="WGAN critic: negated Wasserstein-1 estimate; needs a Lipschitz constraint (gradient_penalty).",
         formula="E_z[D(G(z))] - E_x[D(x)]",
         reference=GAN_REFS["wgan"],
-        sample=_two_batches(),
         curve=lambda x, y: (1 - 2 * y) * x,
         advice="Add 10 * gradient_penalty(critic, real, fake) (WGAN-GP); without it the critic is unbounded.",
         **_LOSS,
-        **_DISC,
     )
 )
 
@@ -202,7 +143,6 @@ register(
         summary="WGAN generator: raise the critic's score of the fakes.",
         formula="-D(G(z))",
         reference=GAN_REFS["wgan"],
-        sample=_fake_scores(),
         curve=lambda x, y: -x,
         **_LOSS,
     )
@@ -219,11 +159,9 @@ register(
         summary="Hinge discriminator (geometric GAN, SN-GAN, BigGAN): margin 1 on real and fake scores.",
         formula="E_x[relu(1 - D(x))] + E_z[relu(1 + D(G(z)))]",
         reference=GAN_REFS["hinge"],
-        sample=_two_batches(),
         curve=lambda x, y: y * F.relu(1 - x) + (1 - y) * F.relu(1 + x),
         advice="Pair with hinge_generator_loss; common with spectral normalization.",
         **_LOSS,
-        **_DISC,
     )
 )
 
@@ -238,14 +176,13 @@ register(
         summary="Hinge-GAN generator: -D(G(z)), no margin on the generator side.",
         formula="-D(G(z))",
         reference=GAN_REFS["hinge"],
-        sample=_fake_scores(),
         curve=lambda x, y: -x,
         **_LOSS,
     )
 )
 
 _PENALTY: dict[str, Any] = dict(
-    family="gan", tasks=("gan",), module=None, per_sample=False, compile=False, input_kind="critic scores",
+    family="gan", tasks=("gan",), module=None, input_kind="critic scores",
     activation="none (takes the critic network)",
 )
 
@@ -258,10 +195,7 @@ register(
         summary="WGAN-GP: (per-sample input-gradient norm - 1)^2 at random interpolates; multiply by lambda=10.",
         formula="E[(||grad_x D(a x + (1 - a) x~)||_2 - 1)^2], a ~ U[0, 1] per sample",
         reference=GAN_REFS["gp"],
-        sample=_penalty_inputs(with_fake=True, with_alpha=True),
-        grad_args=(1, 2),
         advice="Returns the bare penalty: add lam * gradient_penalty(...) (lam = 10) to wasserstein_critic_loss.",
-        extra={"takes_network": True},
         **_PENALTY,
     )
 )
@@ -275,10 +209,7 @@ register(
         summary="R1: squared input-gradient norm of D on real data; multiply by gamma/2.",
         formula="E_x[||grad_x D(x)||_2^2]",
         reference=GAN_REFS["r1"],
-        sample=_penalty_inputs(with_fake=False),
-        grad_args=(1,),
         advice="Returns the bare penalty: add gamma / 2 * r1_penalty(D, real) to the discriminator loss.",
-        extra={"takes_network": True},
         **_PENALTY,
     )
 )
@@ -292,10 +223,7 @@ register(
         summary="R2: squared input-gradient norm of D on generated data; multiply by gamma/2.",
         formula="E_z[||grad D(G(z))||_2^2]",
         reference=GAN_REFS["r1"],
-        sample=_penalty_inputs(with_fake=False),
-        grad_args=(1,),
         advice="Returns the bare penalty: add gamma / 2 * r2_penalty(D, fake.detach()) to the discriminator loss.",
-        extra={"takes_network": True},
         **_PENALTY,
     )
 )

@@ -10,7 +10,6 @@ import torch
 
 from ..classification import imbalance as I
 from . import LossSpec, register
-from ._samplers import logits_binary, logits_dense, logits_index
 
 _TARGETS = "class indices (N, *) or probabilities (N, C, *)"
 _ACTIVATION = "softmax (applied inside; pass raw logits)"
@@ -43,7 +42,6 @@ register(
         formula="-y (1-p)^gamma_pos log p - (1-y) p_m^gamma_neg log(1 - p_m),  p = sigmoid(x),  p_m = max(p - clip, 0)",
         reference="T. Ridnik, E. Ben-Baruch, N. Zamir, A. Noy, I. Friedman, M. Protter, L. Zelnik-Manor, Asymmetric "
         "Loss For Multi-Label Classification, ICCV 2021, arXiv:2009.14119",
-        sample=logits_binary(features=4, soft=True, gamma_pos=1.0, gamma_neg=3.0, clip=0.05),
         curve=lambda x, y: I.asymmetric_loss(x, torch.full_like(x, y), reduction="none"),
         advice="For multi-label data where each example has few positive labels among many: the paper's "
         "gamma_neg=4, gamma_pos=0, clip=0.05 beat focal loss on MS-COCO/NUS-WIDE. gamma_pos=gamma_neg=clip=0 is "
@@ -67,12 +65,10 @@ register(
         formula="-sum_c y_c log softmax(x + tau log pi)_c",
         reference="A. K. Menon, S. Jayasumana, A. S. Rawat, H. Jain, A. Veit, S. Kumar, Long-tail learning via logit "
         "adjustment, ICLR 2021, arXiv:2007.07314",
-        sample=logits_index(classes=5, spatial=(3,), class_prior=torch.tensor([0.5, 0.25, 0.12, 0.08, 0.05]),
-                            tau=1.0),
         curve=_two_class(I.logit_adjusted_cross_entropy, class_prior=torch.tensor([0.9, 0.1])),
         advice="For long-tailed classes: pass the training label frequencies as class_prior (tau=1) and predict "
         "with the raw logits. Alternatively weight any loss with class_weight=class_balanced_weights(counts).",
-        extra={"curve_note": "two classes, class prior (0.9, 0.1)"},
+        curve_note="two classes, class prior (0.9, 0.1)",
     )
 )
 
@@ -92,7 +88,6 @@ register(
         formula="-log p_t + epsilon (1 - p_t),  p_t = sum_c y~_c softmax(x)_c",
         reference="Z. Leng, M. Tan, C. Liu, E. D. Cubuk, X. Shi, S. Cheng, D. Anguelov, PolyLoss: A Polynomial "
         "Expansion Perspective of Classification Loss Functions, ICLR 2022, arXiv:2204.12511",
-        sample=logits_dense(classes=5, spatial=(3,), epsilon=2.0),
         curve=_two_class(I.poly1_cross_entropy),
         advice="A one-parameter tweak of cross-entropy: epsilon=2 helped ImageNet classification, epsilon=-1 the "
         "imbalanced detection heads; epsilon=0 is softmax_cross_entropy.",

@@ -9,7 +9,6 @@ import torch
 
 from ..classification import noisy as N
 from . import LossSpec, register
-from ._samplers import logits_dense, logits_index
 
 _TARGETS = "class indices (N, *) or probabilities (N, C, *)"
 _ACTIVATION = "softmax (applied inside; pass raw logits)"
@@ -43,7 +42,6 @@ register(
         formula="(1 - p_y^q) / q,  p = softmax(x)",
         reference="Z. Zhang, M. R. Sabuncu, Generalized Cross Entropy Loss for Training Deep Neural Networks with "
         "Noisy Labels, NeurIPS 2018, arXiv:1805.07836",
-        sample=logits_index(classes=5, spatial=(3,), q=0.7),
         curve=_curve(N.generalized_cross_entropy),
         advice="For noisy labels, a drop-in replacement of softmax_cross_entropy: q=0.7 (the paper's) trains almost "
         "as fast as cross-entropy on clean data and stops memorizing wrong labels; lower q if it underfits.",
@@ -66,7 +64,6 @@ register(
         formula="alpha (-sum_c y_c log p_c) + beta (-sum_k p_k max(log y_k, A))",
         reference="Y. Wang, X. Ma, Z. Chen, Y. Luo, J. Yi, J. Bailey, Symmetric Cross Entropy for Robust Learning "
         "with Noisy Labels, ICCV 2019, arXiv:1908.06112",
-        sample=logits_index(classes=5, spatial=(3,), alpha=0.5, beta=1.0),
         curve=_curve(N.symmetric_cross_entropy),
         advice="For noisy labels: the paper's (alpha, beta) are (0.1, 1.0) on CIFAR-10 and (6.0, 0.1) on CIFAR-100 "
         "(more classes: more cross-entropy). beta=0 is alpha * cross-entropy.",
@@ -89,7 +86,6 @@ register(
         formula="alpha * {NCE, NFL} + beta * {RCE, MAE}",
         reference="X. Ma, H. Huang, Y. Wang, S. Romano, S. Erfani, J. Bailey, Normalized Loss Functions for Deep "
         "Learning with Noisy Labels, ICML 2020, arXiv:2006.13554",
-        sample=logits_index(classes=5, spatial=(3,), active="nfl", passive="rce", alpha=1.0, beta=0.5),
         curve=_curve(N.active_passive_loss),
         advice="For noisy labels: NCE+RCE with alpha=beta=1 on CIFAR-10 and alpha=10, beta=0.1 on CIFAR-100 (the "
         "paper's). With many classes raise alpha.",
@@ -112,7 +108,6 @@ register(
         formula="sum_{k=1}^{order} (1 - p_y)^k / k,  p = softmax(x)",
         reference="L. Feng, S. Shu, Z. Lin, F. Lv, L. Li, B. An, Can Cross Entropy Loss Be Robust to Label Noise?, "
         "IJCAI 2020",
-        sample=logits_index(classes=5, spatial=(3,), order=3),
         curve=_curve(N.taylor_cross_entropy),
         advice="For noisy labels: order=2 is MAE plus a quadratic term; a higher order approaches cross-entropy "
         "(fits faster, less robust).",
@@ -135,7 +130,6 @@ register(
         formula="-sum_k (beta y_k + (1 - beta) z_k) log p_k,  z = p (soft) or onehot(argmax p) (hard)",
         reference="S. Reed, H. Lee, D. Anguelov, C. Szegedy, D. Erhan, A. Rabinovich, Training Deep Neural Networks "
         "on Noisy Labels with Bootstrapping, ICLR 2015 workshop, arXiv:1412.6596",
-        sample=logits_index(classes=5, spatial=(3,), beta=0.8, mode="soft"),
         curve=_curve(N.bootstrapped_cross_entropy),
         advice="A light touch against label noise: soft (beta=0.95) adds entropy minimization, hard (beta=0.8) "
         "trusts the model's arg-max; both need a model that is already partly right.",
@@ -158,7 +152,6 @@ register(
         formula="(-log p_y) / (-sum_k log p_k),  p = softmax(x)",
         reference="X. Ma, H. Huang, Y. Wang, S. Romano, S. Erfani, J. Bailey, Normalized Loss Functions for Deep "
         "Learning with Noisy Labels, ICML 2020, arXiv:2006.13554",
-        sample=logits_dense(classes=5, spatial=(3,)),
         curve=_curve(N.normalized_cross_entropy),
         advice="Use it as the active half of active_passive_loss (NCE+RCE); alone it underfits.",
     )
@@ -180,7 +173,6 @@ register(
         formula="-sum_k p_k max(log y_k, A),  p = softmax(x),  A = log_zero",
         reference="Y. Wang, X. Ma, Z. Chen, Y. Luo, J. Yi, J. Bailey, Symmetric Cross Entropy for Robust Learning "
         "with Noisy Labels, ICCV 2019, arXiv:1908.06112",
-        sample=logits_dense(classes=5, spatial=(3,)),
         curve=_curve(N.reverse_cross_entropy),
         advice="A passive, bounded loss: on its own it trains slowly; use it inside symmetric_cross_entropy or "
         "active_passive_loss.",

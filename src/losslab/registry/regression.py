@@ -6,7 +6,6 @@ import torch
 
 from .. import regression as R
 from . import LossSpec, register
-from ._samplers import elementwise
 
 register(
     LossSpec(
@@ -23,7 +22,6 @@ register(
         summary="Squared error; the default for continuous targets with Gaussian-like noise.",
         formula="(pred - target)^2",
         reference="standard (Gauss, least squares)",
-        sample=elementwise(),
         curve=lambda x, y: (x - y) ** 2,
         advice="Sensitive to outliers: one large error dominates. Use mae_loss or huber_loss if targets have outliers.",
     )
@@ -43,7 +41,6 @@ register(
         summary="Absolute error; robust to outliers, estimates the conditional median.",
         formula="|pred - target|",
         reference="standard (Laplace, least absolute deviations)",
-        sample=elementwise(),
         curve=lambda x, y: (x - y).abs(),
         advice="Robust to outliers; its gradient does not shrink near the optimum, so lower the learning rate late.",
     )
@@ -63,7 +60,6 @@ register(
         summary="Squared error near 0, absolute error beyond delta; robust and smooth.",
         formula="0.5 r^2 if |r| <= delta else delta (|r| - 0.5 delta),  r = pred - target",
         reference="P. J. Huber, Robust Estimation of a Location Parameter, Ann. Math. Statist. 1964",
-        sample=elementwise(delta=0.7),
         curve=lambda x, y: R.huber_loss(x, torch.full_like(x, y), reduction="none"),
         advice="Pick delta near the residual size you still trust; beyond it errors count linearly.",
     )
@@ -83,7 +79,6 @@ register(
         summary="Absolute error with a quadratic zone of width beta; the Fast R-CNN box-regression loss.",
         formula="0.5 r^2 / beta if |r| < beta else |r| - 0.5 beta,  r = pred - target",
         reference="R. Girshick, Fast R-CNN, ICCV 2015, arXiv:1504.08083",
-        sample=elementwise(beta=0.5),
         curve=lambda x, y: R.smooth_l1_loss(x, torch.full_like(x, y), reduction="none"),
     )
 )
@@ -108,7 +103,6 @@ register(
         summary="Squared error of log1p values; for positive targets spanning orders of magnitude (prices, counts).",
         formula="(log1p(pred) - log1p(target))^2",
         reference="standard (Keras MeanSquaredLogarithmicError)",
-        sample=elementwise(low=0.0, high=3.0),
         curve=lambda x, y: _where_defined(
             x, x > -1, R.msle_loss(x.clamp_min(-0.999), torch.full_like(x, y), reduction="none")
         ),
@@ -131,7 +125,6 @@ register(
         formula="log(cosh(pred - target)) = |r| + softplus(-2|r|) - log 2",
         reference="standard (Keras LogCosh); P. Chen, G. Chen, S. Zhang, Log Hyperbolic Cosine Loss Improves "
         "Variational Auto-Encoder, ICLR 2019 submission",
-        sample=elementwise(),
         curve=lambda x, y: R.log_cosh_loss(x, torch.full_like(x, y), reduction="none"),
         advice="Like huber_loss with delta ~ 1, but twice differentiable; rescale targets so residuals of 1 mean 'large'.",
     )
@@ -153,7 +146,6 @@ register(
         formula="pred - target * log(pred + eps);  log_input=True: exp(pred) - target * pred",
         reference="P. McCullagh, J. A. Nelder, Generalized Linear Models, 1989 (Poisson regression); Keras Poisson, "
         "torch PoissonNLLLoss",
-        sample=elementwise(low=0.1, high=3.0, target_low=0.0, target_high=4.0),
         curve=lambda x, y: _where_defined(
             x, x >= 0, R.poisson_loss(x.clamp_min(0.0), torch.full_like(x, y), reduction="none")
         ),

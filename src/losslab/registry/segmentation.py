@@ -2,49 +2,8 @@
 
 from __future__ import annotations
 
-import torch
-
 from .. import segmentation as S
 from . import LossSpec, register
-from ._samplers import rand, randint, randn
-
-
-def _softmax_index(classes: int = 3, spatial: tuple[int, ...] = (5, 5), **kwargs):
-    """Softmax probabilities ``(n, C, *spatial)`` and class indices ``(n, *spatial)``."""
-
-    def sample(n: int, dtype: torch.dtype, g: torch.Generator):
-        probs = torch.softmax(randn((n, classes, *spatial), torch.float64, g, 1.5), dim=1).to(dtype)
-        return (probs, randint((n, *spatial), classes, g)), dict(kwargs)
-
-    return sample
-
-
-def _softmax_dist(classes: int = 2, spatial: tuple[int, ...] = (5, 5), **kwargs):
-    """Softmax probabilities and signed-distance-like maps (real values) of the same shape."""
-
-    def sample(n: int, dtype: torch.dtype, g: torch.Generator):
-        probs = torch.softmax(randn((n, classes, *spatial), torch.float64, g, 1.5), dim=1).to(dtype)
-        return (probs, randn((n, classes, *spatial), dtype, g, 3.0)), dict(kwargs)
-
-    return sample
-
-
-def _mask_image(spatial: tuple[int, int] = (6, 6)):
-    """Sigmoid mask probabilities ``(n, 1, H, W)`` and RGB images ``(n, 3, H, W)`` in [0, 1]."""
-
-    def sample(n: int, dtype: torch.dtype, g: torch.Generator):
-        return (rand((n, 1, *spatial), dtype, g, 0.05, 0.95), rand((n, 3, *spatial), dtype, g)), {}
-
-    return sample
-
-
-def _pair(spatial: tuple[int, ...] = (5, 5), channels: int = 2, **kwargs):
-    def sample(n: int, dtype: torch.dtype, g: torch.Generator):
-        shape = (n, channels, *spatial)
-        return (randn(shape, dtype, g), randn(shape, dtype, g)), dict(kwargs)
-
-    return sample
-
 
 register(
     LossSpec(
@@ -61,7 +20,6 @@ register(
         summary="Soft Dice per class (and sample, or batch): overlap-based, insensitive to class size.",
         formula="1 - (2 sum p g + s) / (sum p + sum g + s), per class",
         reference="F. Milletari, N. Navab, S.-A. Ahmadi, V-Net, 3DV 2016, arXiv:1606.04797",
-        sample=_softmax_index(),
         advice="Pair with cross-entropy for stable early training; batch=True pools rare classes over the batch.",
     )
 )
@@ -80,7 +38,6 @@ register(
         summary="One Dice over all classes with inverse-squared-volume class weights (Sudre); for highly unbalanced segmentation.",
         formula="1 - 2 sum_c w_c sum p_c g_c / sum_c w_c (sum p_c + sum g_c),  w_c = 1 / (sum g_c)^2",
         reference="C. H. Sudre et al., Generalised Dice overlap, DLMIA 2017, arXiv:1707.03237",
-        sample=_softmax_index(classes=4),
         advice="The regional loss of choice when a class covers < 1% of the pixels; add boundary_loss with RebalancedLoss.",
     )
 )
@@ -99,7 +56,6 @@ register(
         summary="Probabilities integrated against the ground truth's signed distance map (Kervadec): a contour distance.",
         formula="mean over selected classes and pixels of phi_c(x) p_c(x)",
         reference="H. Kervadec et al., Boundary loss for highly unbalanced segmentation, MIDL 2019, arXiv:1812.07032",
-        sample=_softmax_dist(),
         advice="Never alone (it can collapse to an empty mask): mix with generalized_dice_loss via RebalancedLoss.",
     )
 )
@@ -118,7 +74,6 @@ register(
         summary="Mask edges aligned with image edges, weighted by mask-gradient magnitude (hair matting).",
         formula="sum M_mag (1 - (I^ . M^)^2) / sum M_mag, Sobel gradients, hats = unit vectors",
         reference="A. Levinshtein et al., Real-time deep hair matting on mobile devices, CRV 2018, arXiv:1712.07168",
-        sample=_mask_image(),
         advice="Add to cross-entropy with weight ~0.5 for thin structures (hair, vessels) whose edges the image shows.",
     )
 )
@@ -137,7 +92,6 @@ register(
         summary="Match neighbour-pixel differences of prediction and target (GDL); keeps edges sharp.",
         formula="sum over axes | |diff y| - |diff y_hat| |^alpha",
         reference="M. Mathieu, C. Couprie, Y. LeCun, Deep multi-scale video prediction beyond MSE, ICLR 2016, arXiv:1511.05440",
-        sample=_pair(),
         advice="Add to an L1/L2 pixel loss in image-to-image tasks to counter blur.",
     )
 )

@@ -2,68 +2,8 @@
 
 from __future__ import annotations
 
-import torch
-
 from .. import segmentation as S
 from . import LossSpec, register
-from ._samplers import randint, randn
-
-
-def _probs_index(classes: int = 3, spatial: tuple[int, ...] = (5, 5), **kwargs):
-    """Softmax probabilities ``(n, C, *spatial)`` and class indices ``(n, *spatial)``."""
-
-    def sample(n: int, dtype: torch.dtype, g: torch.Generator):
-        probs = torch.softmax(randn((n, classes, *spatial), torch.float64, g, 1.5), dim=1).to(dtype)
-        return (probs, randint((n, *spatial), classes, g)), dict(kwargs)
-
-    return sample
-
-
-def _logits_index(classes: int = 3, spatial: tuple[int, ...] = (5, 5), **kwargs):
-    """Logits ``(n, C, *spatial)`` and class indices ``(n, *spatial)``."""
-
-    def sample(n: int, dtype: torch.dtype, g: torch.Generator):
-        return (randn((n, classes, *spatial), dtype, g, 2.0), randint((n, *spatial), classes, g)), dict(kwargs)
-
-    return sample
-
-
-def _logits_mask(channels: int = 2, spatial: tuple[int, ...] = (5, 5), **kwargs):
-    """Logits ``(n, C, *spatial)`` and 0/1 float masks of the same shape (independent channels)."""
-
-    def sample(n: int, dtype: torch.dtype, g: torch.Generator):
-        shape = (n, channels, *spatial)
-        return (randn(shape, dtype, g, 2.0), randint(shape, 2, g).to(dtype)), dict(kwargs)
-
-    return sample
-
-
-def _probs_blobs(channels: int = 1, spatial: tuple[int, ...] = (8, 8), **kwargs):
-    """Sigmoid probabilities ``(n, C, *spatial)`` and 0/1 masks holding a random box (a boundary to measure)."""
-
-    def sample(n: int, dtype: torch.dtype, g: torch.Generator):
-        shape = (n, channels, *spatial)
-        probs = torch.sigmoid(randn(shape, torch.float64, g, 2.0)).to(dtype)
-        target = torch.zeros(shape, dtype=dtype)
-        lo = torch.randint(0, spatial[0] // 2, (n, channels), generator=g)
-        for i in range(n):
-            for c in range(channels):
-                a = int(lo[i, c])
-                target[i, c][tuple(slice(a, a + spatial[0] // 2) for _ in spatial)] = 1.0
-        return (probs, target), dict(kwargs)
-
-    return sample
-
-
-def _logits_binary(spatial: tuple[int, ...] = (5, 5), **kwargs):
-    """Foreground logits ``(n, 1, *spatial)`` and 0/1 integer labels of the same shape."""
-
-    def sample(n: int, dtype: torch.dtype, g: torch.Generator):
-        shape = (n, 1, *spatial)
-        return (randn(shape, dtype, g, 2.0), randint(shape, 2, g)), dict(kwargs)
-
-    return sample
-
 
 _TARGET = "class indices (N, *spatial) or one-hot/soft masks (N, C, *spatial)"
 _REF_TVERSKY = "S. S. M. Salehi, D. Erdogmus, A. Gholipour, Tversky loss function for image segmentation, MLMI 2017, arXiv:1706.05721"
@@ -85,7 +25,6 @@ register(
         summary="Tversky index per class: Dice with separate weights on false positives (alpha) and false negatives (beta).",
         formula="1 - (TP + s) / (TP + alpha FP + beta FN + s), per class",
         reference=_REF_TVERSKY,
-        sample=_probs_index(),
         advice="beta > alpha (0.7/0.3) favours recall for small lesions; alpha = beta = 0.5 (smooth=0) is Dice.",
     )
 )
@@ -105,7 +44,6 @@ register(
         summary="Tversky loss raised to gamma < 1: keeps pushing on small, hard classes once the large ones are fit.",
         formula="(1 - T_c)^gamma, T_c the Tversky index",
         reference="N. Abraham, N. M. Khan, A novel focal Tversky loss function, ISBI 2019, arXiv:1810.07842",
-        sample=_probs_index(),
         advice="For very small lesions; gamma = 0.75 (the paper's 1/gamma = 4/3); gamma = 1 is the Tversky loss.",
     )
 )
@@ -124,7 +62,6 @@ register(
         summary="Soft Dice of softmax(logits) per class: dice_loss without the hand-written softmax.",
         formula="1 - (2 sum p g + s) / (sum p + sum g + s), p = softmax(x), per class",
         reference=_REF_DICE,
-        sample=_logits_index(),
         advice="Mix with cross-entropy (dice_cross_entropy_loss) for stable early training.",
     )
 )
@@ -143,7 +80,6 @@ register(
         summary="Soft Dice of sigmoid(logits) per channel: binary or overlapping (multi-label) masks.",
         formula="1 - (2 sum p g + s) / (sum p + sum g + s), p = sigmoid(x), per channel",
         reference=_REF_DICE,
-        sample=_logits_mask(),
         advice="For binary or region-based (overlapping) segmentation; mix with BCE for stable early training.",
     )
 )
@@ -162,7 +98,6 @@ register(
         summary="Generalized Dice (inverse squared class volumes) of softmax(logits).",
         formula="1 - 2 sum_c w_c sum p_c g_c / sum_c w_c (sum p_c + sum g_c),  w_c = 1 / (sum g_c)^2, p = softmax(x)",
         reference="C. H. Sudre et al., Generalised Dice overlap, DLMIA 2017, arXiv:1707.03237",
-        sample=_logits_index(classes=4),
         advice="When a class covers < 1% of the pixels; takes logits (generalized_dice_loss takes probabilities).",
     )
 )
@@ -181,7 +116,6 @@ register(
         summary="Tversky loss of softmax(logits) per class (alpha on FP, beta on FN).",
         formula="1 - (TP + s) / (TP + alpha FP + beta FN + s), p = softmax(x)",
         reference=_REF_TVERSKY,
-        sample=_logits_index(),
         advice="beta > alpha favours recall; takes logits (tversky_loss takes probabilities).",
     )
 )
@@ -200,7 +134,6 @@ register(
         summary="Tversky loss of sigmoid(logits) per channel: binary or overlapping masks.",
         formula="1 - (TP + s) / (TP + alpha FP + beta FN + s), p = sigmoid(x)",
         reference=_REF_TVERSKY,
-        sample=_logits_mask(),
         advice="Binary lesion segmentation with many missed pixels: beta = 0.7, alpha = 0.3.",
     )
 )
@@ -219,7 +152,6 @@ register(
         summary="Lovasz extension of the per-class Jaccard loss at |g - softmax(x)|: optimizes mean IoU directly.",
         formula="mean over classes c of sum_i m_(i)(c) (J_c(1..i) - J_c(1..i-1)), m = |g - p| sorted decreasing",
         reference=_REF_LOVASZ,
-        sample=_logits_index(per_image=True),
         advice="Fine-tune a cross-entropy model with it when the metric is mean IoU; per_image=False for dataset IoU.",
     )
 )
@@ -238,7 +170,6 @@ register(
         summary="Lovasz extension of the binary Jaccard loss at the hinge errors max(0, 1 - x s): binary IoU surrogate.",
         formula="sum_i m_(i) (J(1..i) - J(1..i-1)), m = relu(1 - x (2g - 1)) sorted decreasing",
         reference=_REF_LOVASZ,
-        sample=_logits_binary(),
         advice="Binary segmentation judged by IoU; per image (default) or per batch (per_image=False).",
     )
 )
@@ -258,7 +189,6 @@ register(
         summary="lambda_dice * soft Dice + lambda_ce * cross-entropy on logits: nnU-Net's and MONAI's default.",
         formula="lambda_dice mean_c Dice_c + lambda_ce mean_pixels CE",
         reference="F. Isensee et al., nnU-Net, Nature Methods 2021, arXiv:1809.10486",
-        sample=_logits_index(),
         advice="The default for semantic/medical segmentation; batch=True is nnU-Net's batch Dice.",
     )
 )
@@ -278,7 +208,6 @@ register(
         summary="lambda_dice * soft Dice + lambda_focal * focal loss on logits (MONAI's DiceFocalLoss).",
         formula="lambda_dice mean_c Dice_c + lambda_focal mean_pixels -sum_c g_c (1 - p_c)^gamma log p_c",
         reference="T.-Y. Lin et al., Focal loss, ICCV 2017, arXiv:1708.02002; F. Milletari et al., V-Net, 3DV 2016",
-        sample=_logits_index(),
         advice="When most pixels are easy background; gamma = 0 is dice_cross_entropy_loss.",
     )
 )
@@ -298,7 +227,6 @@ register(
         summary="Dice of soft skeletons (centerlines): topology-aware loss for thin, tubular structures.",
         formula="1 - 2 Tprec Tsens / (Tprec + Tsens), Tprec = sum S_P G / sum S_P, Tsens = sum S_G P / sum S_G",
         reference="S. Shit et al., clDice, CVPR 2021, arXiv:2003.07311",
-        sample=_probs_blobs(spatial=(7, 7)),
         advice="Thin structures (vessels, roads, neurons, cracks): add to a Dice loss, e.g. 0.5 Dice + 0.5 clDice.",
     )
 )
@@ -318,7 +246,6 @@ register(
         summary="Squared errors weighted by distances to both boundaries: reduces the Hausdorff distance.",
         formula="mean_pixels (p - g)^2 (d_G^alpha + d_P^alpha), d from distance transforms (P thresholded at 0.5)",
         reference="D. Karimi, S. E. Salcudean, Reducing the Hausdorff distance, IEEE TMI 2019, arXiv:1904.10030",
-        sample=_probs_blobs(backend="torch"),  # the accelerator path (device maps); tests cover SciPy/edt
         advice="Boundary accuracy matters (HD95 reported): add to Dice with a small weight; distance maps every call.",
     )
 )
