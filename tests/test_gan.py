@@ -401,3 +401,24 @@ def test_ganloss_options():
         G.GANLoss("minimax", c=1.0)
     with pytest.raises(ValueError, match="b: expected a real-data code different from a=1"):
         G.GANLoss("least-squares", a=1.0)
+
+
+def test_registry_curves_are_the_losses_per_score():
+    """``losslab plot``'s GAN curves call the losses; here against the per-score formulas of the papers by hand
+    (discriminator: a real score at target 1, a fake one at 0)."""
+    from losslab import registry
+
+    x = torch.linspace(-4.0, 4.0, 17, dtype=torch.float64)
+    sp = F.softplus
+    expected = {
+        ("minimax_discriminator_loss", 1.0): sp(-x), ("minimax_discriminator_loss", 0.0): sp(x),
+        ("least_squares_discriminator_loss", 1.0): 0.5 * (x - 1) ** 2,
+        ("least_squares_discriminator_loss", 0.0): 0.5 * x**2,
+        ("wasserstein_critic_loss", 1.0): -x, ("wasserstein_critic_loss", 0.0): x,
+        ("hinge_discriminator_loss", 1.0): (1 - x).clamp_min(0), ("hinge_discriminator_loss", 0.0): (1 + x).clamp_min(0),
+        ("minimax_generator_loss", 0.0): -sp(x), ("non_saturating_generator_loss", 0.0): sp(-x),
+        ("least_squares_generator_loss", 0.0): 0.5 * (x - 1) ** 2,
+        ("wasserstein_generator_loss", 0.0): -x, ("hinge_generator_loss", 0.0): -x,
+    }
+    for (name, y), want in expected.items():
+        torch.testing.assert_close(registry.get(name).curve(x, y), want, msg=f"{name} at y={y}")

@@ -8,9 +8,10 @@ at :class:`~losslab.gan.GANLoss` as its module, which has ``.discriminator``/``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-import torch.nn.functional as F
+import torch
 
 from .. import gan as G
 from . import LossSpec, register
@@ -29,6 +30,17 @@ GAN_REFS = {
 
 _LOSS: dict[str, Any] = dict(family="gan", tasks=("gan",), module=G.GANLoss)
 
+def _discriminator_curve(loss: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]):
+    """The curve of a discriminator loss: ``loss`` of each score alone, as a real sample's (target ``y = 1``) or a
+    fake one's (``y = 0``; in between, the mix). The other batch is empty: its mean over no samples adds 0."""
+
+    def curve(x: torch.Tensor, y: float) -> torch.Tensor:
+        none = x.new_empty(0)
+        return torch.stack([y * loss(s.reshape(1), none) + (1 - y) * loss(none, s.reshape(1)) for s in x])
+
+    return curve
+
+
 register(
     LossSpec(
         name="minimax_discriminator_loss",
@@ -41,7 +53,7 @@ register(
         summary="Binary cross-entropy discriminator of the original GAN, with optional one-sided label smoothing.",
         formula="E_x[softplus(-D(x))] + E_z[softplus(D(G(z)))]",
         reference=GAN_REFS["minimax"],
-        curve=lambda x, y: y * F.softplus(-x) + (1 - y) * F.softplus(x),
+        curve=_discriminator_curve(G.minimax_discriminator_loss),
         advice="Pair with non_saturating_generator_loss; label_smoothing=0.1 (target 0.9) tames an overconfident D.",
         **_LOSS,
     )
@@ -58,7 +70,7 @@ register(
         summary="Saturating generator loss log(1 - D(G(z))); its gradient vanishes when D rejects the fakes.",
         formula="-softplus(D(G(z)))",
         reference=GAN_REFS["minimax"],
-        curve=lambda x, y: -F.softplus(x),
+        curve=lambda x, y: G.minimax_generator_loss(x, reduction="none"),
         advice="For comparison only: it learns slowly early in training; use non_saturating_generator_loss.",
         **_LOSS,
     )
@@ -76,7 +88,7 @@ register(
         summary="Non-saturating generator loss -log D(G(z)): strong gradients while D rejects the fakes.",
         formula="softplus(-D(G(z)))",
         reference=GAN_REFS["minimax"],
-        curve=lambda x, y: F.softplus(-x),
+        curve=lambda x, y: G.non_saturating_generator_loss(x, reduction="none"),
         advice="The default generator loss for a sigmoid cross-entropy discriminator.",
         **_LOSS,
     )
@@ -93,7 +105,7 @@ register(
         summary="LSGAN discriminator: squared distance of the outputs to the real code b and the fake code a.",
         formula="0.5 E_x[(D(x) - b)^2] + 0.5 E_z[(D(G(z)) - a)^2]",
         reference=GAN_REFS["ls"],
-        curve=lambda x, y: 0.5 * (x - y) ** 2,
+        curve=_discriminator_curve(G.least_squares_discriminator_loss),
         advice="Pair with least_squares_generator_loss (a=0, b=1, c=1); no sigmoid on the discriminator.",
         **_LOSS,
     )
@@ -110,7 +122,7 @@ register(
         summary="LSGAN generator: pull the discriminator's output on fakes to the code c.",
         formula="0.5 (D(G(z)) - c)^2",
         reference=GAN_REFS["ls"],
-        curve=lambda x, y: 0.5 * (x - 1.0) ** 2,
+        curve=lambda x, y: G.least_squares_generator_loss(x, reduction="none"),
         **_LOSS,
     )
 )
@@ -126,7 +138,7 @@ register(
         summary="WGAN critic: negated Wasserstein-1 estimate; needs a Lipschitz constraint (gradient_penalty).",
         formula="E_z[D(G(z))] - E_x[D(x)]",
         reference=GAN_REFS["wgan"],
-        curve=lambda x, y: (1 - 2 * y) * x,
+        curve=_discriminator_curve(G.wasserstein_critic_loss),
         advice="Add 10 * gradient_penalty(critic, real, fake) (WGAN-GP); without it the critic is unbounded.",
         **_LOSS,
     )
@@ -143,7 +155,7 @@ register(
         summary="WGAN generator: raise the critic's score of the fakes.",
         formula="-D(G(z))",
         reference=GAN_REFS["wgan"],
-        curve=lambda x, y: -x,
+        curve=lambda x, y: G.wasserstein_generator_loss(x, reduction="none"),
         **_LOSS,
     )
 )
@@ -159,7 +171,7 @@ register(
         summary="Hinge discriminator (geometric GAN, SN-GAN, BigGAN): margin 1 on real and fake scores.",
         formula="E_x[relu(1 - D(x))] + E_z[relu(1 + D(G(z)))]",
         reference=GAN_REFS["hinge"],
-        curve=lambda x, y: y * F.relu(1 - x) + (1 - y) * F.relu(1 + x),
+        curve=_discriminator_curve(G.hinge_discriminator_loss),
         advice="Pair with hinge_generator_loss; common with spectral normalization.",
         **_LOSS,
     )
@@ -176,7 +188,7 @@ register(
         summary="Hinge-GAN generator: -D(G(z)), no margin on the generator side.",
         formula="-D(G(z))",
         reference=GAN_REFS["hinge"],
-        curve=lambda x, y: -x,
+        curve=lambda x, y: G.hinge_generator_loss(x, reduction="none"),
         **_LOSS,
     )
 )

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import torch
+
 from .. import image_quality as Q
 from .. import perceptual as P
 from . import LossSpec, register
@@ -65,7 +67,7 @@ register(
         summary="Charbonnier (smooth L1) loss sqrt(d^2 + eps^2): the robust pixel loss of image restoration.",
         formula="sqrt((x - y)^2 + eps^2)",
         reference="P. Charbonnier et al., Two Deterministic Half-Quadratic Regularization Algorithms for Computed Imaging, ICIP 1994; W.-S. Lai et al., LapSRN, CVPR 2017, arXiv:1704.03915",
-        curve=lambda x, y: ((x - y) ** 2 + 1e-6).sqrt(),
+        curve=lambda x, y: Q.charbonnier_loss(x, torch.full_like(x, y), reduction="none"),
     )
 )
 

@@ -22,7 +22,7 @@ register(
         summary="Squared error; the default for continuous targets with Gaussian-like noise.",
         formula="(pred - target)^2",
         reference="standard (Gauss, least squares)",
-        curve=lambda x, y: (x - y) ** 2,
+        curve=lambda x, y: R.mse_loss(x, torch.full_like(x, y), reduction="none"),
         advice="Sensitive to outliers: one large error dominates. Use mae_loss or huber_loss if targets have outliers.",
     )
 )
@@ -41,7 +41,7 @@ register(
         summary="Absolute error; robust to outliers, estimates the conditional median.",
         formula="|pred - target|",
         reference="standard (Laplace, least absolute deviations)",
-        curve=lambda x, y: (x - y).abs(),
+        curve=lambda x, y: R.mae_loss(x, torch.full_like(x, y), reduction="none"),
         advice="Robust to outliers; its gradient does not shrink near the optimum, so lower the learning rate late.",
     )
 )
