@@ -139,6 +139,17 @@ def logits_index(classes: int = 5, spatial: tuple[int, ...] = (), scale: float =
     return sample
 
 
+def probs_index(classes: int = 5, spatial: tuple[int, ...] = (), scale: float = 1.0, **kwargs):
+    """Softmax probabilities ``(n, C, *spatial)`` (of logits with standard deviation ``scale``) and class indices
+    ``(n, *spatial)``."""
+
+    def sample(n: int, dtype: torch.dtype, g: torch.Generator):
+        probs = torch.softmax(randn((n, classes, *spatial), torch.float64, g, scale), dim=1).to(dtype)
+        return (probs, randint((n, *spatial), classes, g)), dict(kwargs)
+
+    return sample
+
+
 def logits_binary(features: int = 4, scale: float = 2.0, soft: bool = False, **kwargs):
     """Logits ``(n, features)`` and binary (or soft, in [0, 1]) targets of the same shape."""
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from . import Case, add, logits_binary, logits_index, probs_binary, randint, randn
+from . import Case, add, logits_binary, logits_index, probs_binary, probs_index, randint, randn
 
 
 def _labels_pm1(features: int = 4, scale: float = 2.0, **kwargs):
@@ -32,18 +32,8 @@ def _probs_soft_categorical(classes: int = 5, **kwargs):
     return sample
 
 
-def _probs_index(classes: int = 5, **kwargs):
-    """Softmax probabilities ``(n, C)`` and class indices ``(n,)``."""
-
-    def sample(n: int, dtype: torch.dtype, g: torch.Generator):
-        probs = torch.softmax(randn((n, classes), torch.float64, g), dim=1).to(dtype)
-        return (probs, randint((n,), classes, g)), dict(kwargs)
-
-    return sample
-
-
 add(Case("softmax_cross_entropy", sample=logits_index(classes=5, spatial=(3,), label_smoothing=0.1)))
-add(Case("categorical_cross_entropy", sample=_probs_index(classes=5)))
+add(Case("categorical_cross_entropy", sample=probs_index(classes=5)))
 add(
     Case(
         "sigmoid_binary_cross_entropy",

@@ -60,54 +60,21 @@ def _penalty_inputs(with_fake: bool = True, with_alpha: bool = False, dim: int =
     return sample
 
 
-add(
-    Case(
-        "minimax_discriminator_loss",
-        sample=_two_batches(label_smoothing=0.1),
-        grad_args=(0, 1),
-        per_sample=False,
-        weighted=False,
-        empty_batch=False,
-        module_call=False,
-    )
-)
+def _discriminator(name: str, sample) -> Case:
+    """A discriminator loss: the sum of two batch means (no per-sample weights, no empty batch), both batches
+    differentiable, used through ``GANLoss.discriminator`` rather than a module call."""
+    return Case(name, sample=sample, grad_args=(0, 1), per_sample=False, weighted=False, empty_batch=False,
+                module_call=False)
+
+
+add(_discriminator("minimax_discriminator_loss", _two_batches(label_smoothing=0.1)))
 add(Case("minimax_generator_loss", sample=_fake_scores(), module_call=False))
 add(Case("non_saturating_generator_loss", sample=_fake_scores(), module_call=False))
-add(
-    Case(
-        "least_squares_discriminator_loss",
-        sample=_two_batches(a=0.0, b=1.0),
-        grad_args=(0, 1),
-        per_sample=False,
-        weighted=False,
-        empty_batch=False,
-        module_call=False,
-    )
-)
+add(_discriminator("least_squares_discriminator_loss", _two_batches(a=0.0, b=1.0)))
 add(Case("least_squares_generator_loss", sample=_fake_scores(c=1.0), module_call=False))
-add(
-    Case(
-        "wasserstein_critic_loss",
-        sample=_two_batches(),
-        grad_args=(0, 1),
-        per_sample=False,
-        weighted=False,
-        empty_batch=False,
-        module_call=False,
-    )
-)
+add(_discriminator("wasserstein_critic_loss", _two_batches()))
 add(Case("wasserstein_generator_loss", sample=_fake_scores(), module_call=False))
-add(
-    Case(
-        "hinge_discriminator_loss",
-        sample=_two_batches(),
-        grad_args=(0, 1),
-        per_sample=False,
-        weighted=False,
-        empty_batch=False,
-        module_call=False,
-    )
-)
+add(_discriminator("hinge_discriminator_loss", _two_batches()))
 add(Case("hinge_generator_loss", sample=_fake_scores(), module_call=False))
 add(
     Case(

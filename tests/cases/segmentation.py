@@ -4,17 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from . import Case, add, rand, randint, randn
-
-
-def _softmax_index(classes: int = 3, spatial: tuple[int, ...] = (5, 5), **kwargs):
-    """Softmax probabilities ``(n, C, *spatial)`` and class indices ``(n, *spatial)``."""
-
-    def sample(n: int, dtype: torch.dtype, g: torch.Generator):
-        probs = torch.softmax(randn((n, classes, *spatial), torch.float64, g, 1.5), dim=1).to(dtype)
-        return (probs, randint((n, *spatial), classes, g)), dict(kwargs)
-
-    return sample
+from . import Case, add, probs_index, rand, randn
 
 
 def _softmax_dist(classes: int = 2, spatial: tuple[int, ...] = (5, 5), **kwargs):
@@ -44,8 +34,8 @@ def _pair(spatial: tuple[int, ...] = (5, 5), channels: int = 2, **kwargs):
     return sample
 
 
-add(Case("dice_loss", sample=_softmax_index()))
-add(Case("generalized_dice_loss", sample=_softmax_index(classes=4)))
+add(Case("dice_loss", sample=probs_index(classes=3, spatial=(5, 5), scale=1.5)))
+add(Case("generalized_dice_loss", sample=probs_index(classes=4, spatial=(5, 5), scale=1.5)))
 add(Case("boundary_loss", sample=_softmax_dist()))
 add(Case("image_gradient_loss", sample=_mask_image()))
 add(Case("gradient_difference_loss", sample=_pair()))

@@ -4,26 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from . import Case, add, randint, randn
-
-
-def _probs_index(classes: int = 3, spatial: tuple[int, ...] = (5, 5), **kwargs):
-    """Softmax probabilities ``(n, C, *spatial)`` and class indices ``(n, *spatial)``."""
-
-    def sample(n: int, dtype: torch.dtype, g: torch.Generator):
-        probs = torch.softmax(randn((n, classes, *spatial), torch.float64, g, 1.5), dim=1).to(dtype)
-        return (probs, randint((n, *spatial), classes, g)), dict(kwargs)
-
-    return sample
-
-
-def _logits_index(classes: int = 3, spatial: tuple[int, ...] = (5, 5), **kwargs):
-    """Logits ``(n, C, *spatial)`` and class indices ``(n, *spatial)``."""
-
-    def sample(n: int, dtype: torch.dtype, g: torch.Generator):
-        return (randn((n, classes, *spatial), dtype, g, 2.0), randint((n, *spatial), classes, g)), dict(kwargs)
-
-    return sample
+from . import Case, add, logits_index, probs_index, randint, randn
 
 
 def _logits_mask(channels: int = 2, spatial: tuple[int, ...] = (5, 5), **kwargs):
@@ -63,17 +44,17 @@ def _logits_binary(spatial: tuple[int, ...] = (5, 5), **kwargs):
     return sample
 
 
-add(Case("tversky_loss", sample=_probs_index()))
-add(Case("focal_tversky_loss", sample=_probs_index()))
-add(Case("softmax_dice_loss", sample=_logits_index()))
+add(Case("tversky_loss", sample=probs_index(classes=3, spatial=(5, 5), scale=1.5)))
+add(Case("focal_tversky_loss", sample=probs_index(classes=3, spatial=(5, 5), scale=1.5)))
+add(Case("softmax_dice_loss", sample=logits_index(classes=3, spatial=(5, 5))))
 add(Case("sigmoid_dice_loss", sample=_logits_mask()))
-add(Case("softmax_generalized_dice_loss", sample=_logits_index(classes=4)))
-add(Case("softmax_tversky_loss", sample=_logits_index()))
+add(Case("softmax_generalized_dice_loss", sample=logits_index(classes=4, spatial=(5, 5))))
+add(Case("softmax_tversky_loss", sample=logits_index(classes=3, spatial=(5, 5))))
 add(Case("sigmoid_tversky_loss", sample=_logits_mask()))
-add(Case("lovasz_softmax_loss", sample=_logits_index(per_image=True)))
+add(Case("lovasz_softmax_loss", sample=logits_index(classes=3, spatial=(5, 5), per_image=True)))
 add(Case("lovasz_hinge_loss", sample=_logits_binary()))
-add(Case("dice_cross_entropy_loss", sample=_logits_index()))
-add(Case("dice_focal_loss", sample=_logits_index()))
+add(Case("dice_cross_entropy_loss", sample=logits_index(classes=3, spatial=(5, 5))))
+add(Case("dice_focal_loss", sample=logits_index(classes=3, spatial=(5, 5))))
 add(Case("soft_cldice_loss", sample=_probs_blobs(spatial=(7, 7))))
 add(
     Case(
