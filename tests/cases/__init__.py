@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -75,13 +76,16 @@ class Case:
 
 
 CASES: dict[str, Case] = {}
+# the cases module (file stem) that added each case, to check it is named like the entry's registry file
+CASE_FILES: dict[str, str] = {}
 
 
 def add(c: Case) -> Case:
-    """Add ``c`` to :data:`CASES` (one case per loss)."""
+    """Add ``c`` to :data:`CASES` (one case per loss), recording the cases module that calls it."""
     if c.name in CASES:
         raise ValueError(f"name: a case for {c.name!r} is already in tests/cases")
     CASES[c.name] = c
+    CASE_FILES[c.name] = sys._getframe(1).f_globals["__name__"].rsplit(".", 1)[-1]
     return c
 
 
