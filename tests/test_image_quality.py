@@ -3,6 +3,8 @@ contract, autocast and half precision, gradients."""
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -186,3 +188,20 @@ def test_charbonnier_limits_and_gradient():
     torch.testing.assert_close(g[3:], torch.tensor([-1.0, 1.0], dtype=D), rtol=1e-6, atol=0)
     with pytest.raises(ValueError, match="eps: expected a value in"):
         charbonnier_loss(d, d, eps=0.0)
+
+
+def test_ms_ssim_zero_weight_on_an_anticorrelated_scale_equals_pytorch_msssim():
+    """A scale of weight 0 contributes ``relu(cs) ** 0 = 1`` even where its contrast term is <= 0 (an inverted
+    image), as in pytorch-msssim; the value stays finite and differentiable."""
+    # a smooth pattern shared by both images plus a pixel-level checkerboard of opposite signs: the first scale
+    # sees the checkerboard (cs < 0), the coarser ones the shared pattern (cs > 0)
+    i = torch.arange(40, dtype=D)
+    smooth = 0.5 + 0.3 * torch.sin(2 * math.pi * i / 20)[:, None] * torch.cos(2 * math.pi * i / 20)[None, :]
+    checker = 0.15 * (-1.0) ** (i[:, None] + i[None, :])
+    x, y = (smooth + checker)[None, None], (smooth - checker)[None, None]
+    weights = (0.0, 0.4, 0.6)
+    ours = ms_ssim_loss(x, y, data_range=1.0, win_size=3, win_sigma=1.5, weights=weights, reduction="none")
+    peer = 1 - pytorch_msssim.ms_ssim(x, y, data_range=1.0, win_size=3, win=peer_window(3, 1.5, x.shape),
+                                      size_average=False, weights=list(weights))
+    torch.testing.assert_close(ours, peer, rtol=0, atol=1e-12)
+    assert float(ours) != 1.0  # the zero-weight scale did not zero the product
