@@ -120,7 +120,7 @@ def sigmoid_focal_loss(
         .. [Lin2017] T.-Y. Lin, P. Goyal, R. Girshick, K. He, P. Dollár. "Focal Loss for Dense Object Detection."
            ICCV 2017. https://arxiv.org/abs/1708.02002
     """
-    gamma, alpha, label_smoothing = _check_sigmoid_hyperparameters(gamma, alpha, label_smoothing, ignore_index)
+    gamma, alpha, label_smoothing = _check_hyperparameters(gamma, alpha, label_smoothing, ignore_index)
     check_floating(logits, "logits")
     check_floating(target, "target")
     check_same_shape(logits, target, "logits", "target")
@@ -149,13 +149,14 @@ def sigmoid_focal_loss(
     return reduce_loss(loss, reduction, sample_weight, mask=mask, dtype=logits.dtype)
 
 
-def _check_sigmoid_hyperparameters(
+def _check_hyperparameters(
     gamma: float = 2.0,
-    alpha: float | torch.Tensor | None = 0.25,
+    alpha: float | torch.Tensor | None = None,
     label_smoothing: float = 0.0,
     ignore_index: int | None = None,
     **_: object,
 ) -> tuple[float, float | torch.Tensor | None, float]:
+    """Both focal losses' hyperparameters (a per-class ``alpha`` tensor is checked against the logits later)."""
     gamma = check_scalar(gamma, "gamma", low=0.0)
     if alpha is not None and not isinstance(alpha, torch.Tensor):
         alpha = check_scalar(alpha, "alpha", low=0.0, high=1.0)
@@ -180,7 +181,7 @@ def _check_alpha_tensor(
     )
 
 
-class SigmoidFocalLoss(LossModule, function=sigmoid_focal_loss, validate=_check_sigmoid_hyperparameters):
+class SigmoidFocalLoss(LossModule, function=sigmoid_focal_loss, validate=_check_hyperparameters):
     pass
 
 
@@ -266,7 +267,7 @@ def softmax_focal_loss(
         .. [Lin2017] T.-Y. Lin, P. Goyal, R. Girshick, K. He, P. Dollár. "Focal Loss for Dense Object Detection."
            ICCV 2017. https://arxiv.org/abs/1708.02002
     """
-    gamma, alpha, label_smoothing = _check_softmax_hyperparameters(gamma, alpha, label_smoothing, ignore_index)
+    gamma, alpha, label_smoothing = _check_hyperparameters(gamma, alpha, label_smoothing, ignore_index)
     check_floating(logits, "logits")
     if logits.ndim >= 2 and logits.shape[1] < 2:
         raise ValueError(
@@ -303,19 +304,5 @@ def _finite_log_softmax(x: torch.Tensor) -> torch.Tensor:
     return log_softmax(x, 1).clamp_min(torch.finfo(x.dtype).min)
 
 
-def _check_softmax_hyperparameters(
-    gamma: float = 2.0,
-    alpha: float | torch.Tensor | None = None,
-    label_smoothing: float = 0.0,
-    ignore_index: int | None = None,
-    **_: object,
-) -> tuple[float, float | torch.Tensor | None, float]:
-    gamma = check_scalar(gamma, "gamma", low=0.0)
-    if alpha is not None and not isinstance(alpha, torch.Tensor):
-        alpha = check_scalar(alpha, "alpha", low=0.0, high=1.0)
-    check_ignore_index(ignore_index)
-    return gamma, alpha, check_label_smoothing(label_smoothing)
-
-
-class SoftmaxFocalLoss(LossModule, function=softmax_focal_loss, validate=_check_softmax_hyperparameters):
+class SoftmaxFocalLoss(LossModule, function=softmax_focal_loss, validate=_check_hyperparameters):
     pass
