@@ -372,6 +372,15 @@ def test_report_shows_endpoint_table_and_differences_and_readme_table(tmp_path):
     assert "| `toy` | B beats A. |" in text and "same machine and wheel" in text
     report.write_readme_table(results, readme)  # idempotent
     assert readme.read_text() == text
+    # a full run fills its own block and leaves the quick one alone
+    begin, end = report.readme_markers("full")
+    assert begin.startswith("<!-- lab-results-full:begin") and end == "<!-- lab-results-full:end -->"
+    readme.write_text(text + f"\n{begin}\nold full numbers\n{end}\n")
+    report.write_readme_table({**results, "profile": "full"}, readme)
+    both = readme.read_text()
+    assert both.startswith(text) and "old full numbers" not in both and "Generated from a `full` run" in both
+    with pytest.raises(ValueError, match="readme: expected the markers"):
+        report.write_readme_table({**results, "profile": "smoke"}, readme)
 
 
 def test_environment_records_the_platform():
