@@ -47,7 +47,7 @@ about 1e-5, its generator covers 0 of 8 modes after 600 steps at RMSProp lr 5e-4
 
 Profiles: quick runs the ring only with 8 seeds (the WGAN-GP ensemble dominates the cost); full runs the ring and
 the 5x5 grid (mode std 0.1, as the grid does not learn within 1,000 steps at std 0.05) with 32 seeds and 2,000
-steps, and the digits (16 seeds, 1,500 steps of batch 64 at Adam lr 1e-3 for both players, width 16; 679
+steps, and the digits (16 seeds, 1,500 steps of batch 64 at Adam lr 1e-3 for both players, width 16; 729
 CPU-s measured); the grid's and the digits' sub-claims are judged only in full
 (smoke runs the digits at toy size so that the tests exercise the code).
 
@@ -111,8 +111,8 @@ DIGIT_SD, DIGIT_KL_SD = 1.5, 0.34
 DIGITS: dict[str, Any] = dict(z_dim=64, betas=(0.5, 0.999), batch=64, d_batchnorm=True, confidence=0.9,
                               cover_share=0.02, collapse=3, judge_accuracy=0.9, learned_coverage=3.0)
 PROFILES: dict[str, dict[str, Any]] = {
-    # measured CPU time (one thread): quick 17 CPU-s; full 961 CPU-s in 16 min wall (seed base 0, --jobs 1):
-    # ring and grid 282 (WGAN-GP 143 of them), the digits 679 (judge 4, 338 per loss)
+    # measured CPU time (one thread): quick 17 CPU-s; full 1,024 CPU-s in 17 min wall (seed base 0, --jobs 1):
+    # ring and grid 290 (WGAN-GP 144 of them), the digits 729 (16 judges 61, 334 per loss)
     # quick: ring only, 8 seeds (WGAN-GP's 5 critic steps with the penalty cost ~16 CPU-s per 8 seeds x 600 steps);
     # full: ring and grid, 32 seeds, 2,000 steps (the grid does not learn within 1,000 steps: pilot HQ 0.06-0.08)
     # digits (full only; smoke runs them at toy size so the tests exercise the code): 16 seeds x 2 losses x 1,500
