@@ -8,14 +8,12 @@ from __future__ import annotations
 
 import inspect
 import os
-import re
-from pathlib import Path
 
 import pytest
 import torch
 
 import losslab
-from cases import CASE_FILES, CASES, case
+from cases import CASE_FILES, CASES, case, registry_files
 from losslab import registry
 
 SPECS = registry.all_specs()
@@ -34,18 +32,6 @@ def _call(spec, n=6, dtype=torch.float64, seed=0, **overrides):
 def _batch_weight(loss_none: torch.Tensor, per_sample: torch.Tensor) -> torch.Tensor:
     """Per-sample weights shaped to broadcast over the unreduced loss (batch on dim 0)."""
     return per_sample.reshape(-1, *([1] * (loss_none.ndim - 1))).to(loss_none.dtype)
-
-
-REGISTRY_DIR = Path(registry.__file__).parent
-
-
-def _read(path: Path) -> str:
-    return path.read_text() if path.exists() else ""
-
-
-def _registry_file(name: str) -> str:
-    """The stem of the registry file whose entry has ``name=...``."""
-    return next(p.stem for p in sorted(REGISTRY_DIR.glob("*.py")) if f'name="{name}"' in p.read_text())
 
 
 def _index(args, spec, rows):
@@ -75,15 +61,15 @@ def test_every_registered_loss_has_one_case():
     registered = {s.name for s in SPECS}
     missing = sorted(registered - set(CASES))
     assert not missing, "no contract-test case for " + "; ".join(
-        f"{name}: add Case({name!r}, sample=...) to tests/cases/{_registry_file(name)}.py" for name in missing
+        f"{name}: add Case({name!r}, sample=...) to tests/cases/{registry_files()[name]}.py" for name in missing
     )
     stale = sorted(set(CASES) - registered)
     assert not stale, f"cases name no registered loss (renamed or removed from losslab.registry?): {stale}"
     # one case per loss (``cases.add`` refuses a second), in the cases file named like the entry's registry file
-    for stem in sorted({_registry_file(name) for name in registered}):
-        entries = set(re.findall(r'\bname="(\w+)"', _read(REGISTRY_DIR / f"{stem}.py")))
-        in_cases = {name for name, home in CASE_FILES.items() if home == stem}
-        assert in_cases == entries, f"tests/cases/{stem}.py and registry/{stem}.py disagree"
+    misplaced = {name: (CASE_FILES[name], registry_files()[name]) for name in registered
+                 if CASE_FILES[name] != registry_files()[name]}
+    assert not misplaced, "cases not in the file named like their registry file (case file, registry file): " + str(
+        misplaced)
 
 
 def test_registry_is_complete():

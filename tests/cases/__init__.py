@@ -18,8 +18,10 @@ used by one family are private helpers of its module.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import pkgutil
+import re
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -99,12 +101,19 @@ def case(name: str) -> Case:
 
 def _home(name: str) -> str:
     """The cases file for the entry ``name=...``: named like the registry file that registers it."""
+    stem = registry_files().get(name)
+    if stem is None:
+        return "tests/cases/<file>.py, named like the src/losslab/registry/<file>.py that registers it"
+    return f"tests/cases/{stem}.py (its entry is in src/losslab/registry/{stem}.py)"
+
+
+@functools.cache
+def registry_files() -> dict[str, str]:
+    """Each catalogue entry's name and the stem of the ``src/losslab/registry`` file whose ``name="..."`` it is."""
     from losslab import registry
 
-    for path in sorted(Path(registry.__file__).parent.glob("*.py")):
-        if f'name="{name}"' in path.read_text():
-            return f"tests/cases/{path.name} (its entry is in src/losslab/registry/{path.name})"
-    return "tests/cases/<file>.py, named like the src/losslab/registry/<file>.py that registers it"
+    return {name: path.stem for path in sorted(Path(registry.__file__).parent.glob("*.py"))
+            for name in re.findall(r'\bname="(\w+)"', path.read_text())}
 
 
 # ---------------------------------------------------------------------------------------------------------------
