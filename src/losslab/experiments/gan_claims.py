@@ -58,6 +58,7 @@ network, RMSProp); WGAN's LSUN figures.
 from __future__ import annotations
 
 import math
+import statistics
 import time
 from typing import Any
 
@@ -361,10 +362,6 @@ def _measure(ctx: Context) -> Measurement:
     def mean(v: list[float]) -> float:
         return sum(v) / len(v)
 
-    def sd(v: list[float]) -> float:
-        m = mean(v)
-        return math.sqrt(sum((x - m) ** 2 for x in v) / max(1, len(v) - 1))
-
     rows = []
     mcnemar = {}
     for (name, dataset), r in runs.items():
@@ -390,7 +387,7 @@ def _measure(ctx: Context) -> Measurement:
         table += "\n\n" + markdown_table(
             ["loss (DCGAN-lite, 5,000 MNIST digits)", "classes covered (mean ± sd)", f"collapsed (<= {col} classes)",
              "class-histogram KL", "recognised fraction", "judge confidence", "Mao et al. (qualitative)"],
-            [[name, f"{mean(per[name]['coverage']):.2f} ± {sd(per[name]['coverage']):.2f}",
+            [[name, f"{mean(per[name]['coverage']):.2f} ± {statistics.stdev(per[name]['coverage']):.2f}",
               f"{sum(c <= col for c in per[name]['coverage'])}/{n_digit}", mean(per[name]["kl"]),
               mean(per[name]["recognised"]), mean(per[name]["confidence"]), paper[name]] for name in (NS, LS)])
         accs = digits["judge_accuracies"]
